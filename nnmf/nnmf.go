@@ -1,0 +1,55 @@
+// Package nnmf is the NNMF layer of the paper (spec §1) on a (rows × D) matrix:
+// the weight parametrisation, the multiplicative-update forward and every
+// backward method. A convolutional NNMF layer is this layer on unfolded patches;
+// a dense one is this layer on the rows themselves.
+package nnmf
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Method selects how the layer's gradient is computed (spec §1.7).
+type Method int
+
+const (
+	Approx        Method = iota // the paper's approximate backward (spec §1.4), the official default
+	Unrolled                    // exact backprop through the T stored iterates (spec §1.5)
+	LastIter                    // backprop through the last iteration only (spec §1.7 item 3)
+	LastIterSqrtT               // LastIter scaled by √T (spec §1.7 item 4)
+	Implicit                    // implicit differentiation at the fixed point (spec §1.7 item 5)
+)
+
+var methodNames = [...]string{"approx", "unrolled", "last_iter", "last_iter_sqrt_t", "implicit"}
+
+func (m Method) String() string {
+	if m < 0 || int(m) >= len(methodNames) {
+		return fmt.Sprintf("Method(%d)", int(m))
+	}
+	return methodNames[m]
+}
+
+// ParseMethod maps a method's name (as printed by String) to the Method.
+func ParseMethod(s string) (Method, error) {
+	for i, n := range methodNames {
+		if n == s {
+			return Method(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown NNMF backward method %q (want one of approx, unrolled, last_iter, last_iter_sqrt_t, implicit)", s)
+}
+
+// Config describes one NNMF layer.
+type Config struct {
+	In, Out         int     // D (input channels) and K (output channels)
+	Iterations      int     // T
+	UseEpsilon      bool    // epsilon form h ← h·(1 + ε·u) instead of h ← h·u
+	Epsilon         float32 // ε, used when UseEpsilon
+	Method          Method  // backward method
+	LocalLearning   bool    // spec §1.6: replace grad_W by a local rule
+	LocalLearningKL bool    // spec §1.6: KL form of the local rule
+}
+
+// ErrNotFinite is wrapped by the errors the layer returns when an output or a
+// gradient is not finite (spec §6 item 20).
+var ErrNotFinite = errors.New("non-finite value")
