@@ -41,6 +41,7 @@ func ParseMethod(s string) (Method, error) {
 
 // Config describes one NNMF layer.
 type Config struct {
+	Name            string  // used in error messages (e.g. "layer 4"); optional
 	In, Out         int     // D (input channels) and K (output channels)
 	Iterations      int     // T
 	UseEpsilon      bool    // epsilon form h ← h·(1 + ε·u) instead of h ← h·u
@@ -53,3 +54,46 @@ type Config struct {
 // ErrNotFinite is wrapped by the errors the layer returns when an output or a
 // gradient is not finite (spec §6 item 20).
 var ErrNotFinite = errors.New("non-finite value")
+
+// Layer is one NNMF layer: its configuration, validated. It holds no
+// per-call state, so one Layer serves every shard; each shard brings its own
+// Workspace.
+type Layer struct {
+	Config
+}
+
+// New validates cfg and returns the layer.
+func New(cfg Config) (*Layer, error) {
+	l := &Layer{Config: cfg}
+	switch {
+	case cfg.In < 1 || cfg.Out < 1:
+		return nil, l.errorf("needs at least one input and one output channel, got D=%d K=%d", cfg.In, cfg.Out)
+	case cfg.Iterations < 1:
+		return nil, l.errorf("needs at least one iteration, got %d", cfg.Iterations)
+	case cfg.Method < Approx || cfg.Method > Implicit:
+		return nil, l.errorf("unknown backward method %v", cfg.Method)
+	case cfg.LocalLearning && cfg.Method != Approx:
+		// The local rules replace only grad_W and keep the §1.4 grad_input;
+		// combining them with another method's grad_input has no definition.
+		return nil, l.errorf("local learning (spec §1.6) works with the approx method only, got %v", cfg.Method)
+	case cfg.UseEpsilon && (cfg.Epsilon != cfg.Epsilon || cfg.Epsilon > 3.4e38 || cfg.Epsilon < -3.4e38):
+		return nil, l.errorf("epsilon must be finite, got %v", cfg.Epsilon)
+	}
+	return l, nil
+}
+
+func (l *Layer) name() string {
+	if l.Name != "" {
+		return l.Name
+	}
+	return fmt.Sprintf("nnmf %d→%d", l.In, l.Out)
+}
+
+func (l *Layer) errorf(format string, args ...any) error {
+	return fmt.Errorf("%s: %s", l.name(), fmt.Sprintf(format, args...))
+}
+
+// notFinite builds the error for a non-finite value of the named tensor.
+func (l *Layer) notFinite(what string, index int) error {
+	return fmt.Errorf("%s: %s[%d] is not finite: %w", l.name(), what, index, ErrNotFinite)
+}

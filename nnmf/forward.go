@@ -1,0 +1,149 @@
+package nnmf
+
+import (
+	"math"
+
+	"github.com/deepnmf/deepnmf/kernels"
+)
+
+// Workspace is the scratch memory of one shard: the packed weights of the
+// fused kernel, what Forward keeps for Backward, and Backward's buffers. It is
+// sized once for at most maxRows rows per call, so the steady state allocates
+// nothing. A Workspace must not be shared by concurrent calls.
+type Workspace struct {
+	maxRows int
+	packed  []float32 // kernels.NNMFPack layout of the last Forward's W
+	scratch []float32 // kernels.NNMFIterate tile buffers
+
+	// What the last Forward kept for Backward.
+	rows     int       // rows of the last Forward
+	gradRows int       // rows whose iterates are in hist (-1: none kept)
+	hist     []float32 // Unrolled: h⁰…h^{T−1} (T × rows × K); LastIter*: h^{T−1}
+
+	// Backward buffers.
+	bufD    [3][]float32 // rows × D each
+	bufK    [5][]float32 // rows × K each
+	kd      []float32    // K × D (implicit: W scaled by c)
+	kk      []float32    // K × K (implicit: W·diag(c)·Wᵀ)
+	a, lu   []float64    // K × K: (I − J)ᵀ of one row and its factors
+	nk, rhs []float64    // K: N(f(h)) and the right-hand side / solution
+	tmp     []float64    // K
+	piv     []int
+}
+
+// NewWorkspace allocates the scratch memory for calls of at most maxRows rows.
+func (l *Layer) NewWorkspace(maxRows int) *Workspace {
+	maxRows = max(maxRows, 1)
+	k, d := l.Out, l.In
+	ws := &Workspace{
+		maxRows:  maxRows,
+		packed:   make([]float32, kernels.NNMFPackedLen(k, d)),
+		scratch:  make([]float32, kernels.NNMFScratchLen(k, d)),
+		gradRows: -1,
+	}
+	switch l.Method {
+	case Unrolled:
+		ws.hist = make([]float32, l.Iterations*maxRows*k)
+	case LastIter, LastIterSqrtT:
+		ws.hist = make([]float32, maxRows*k)
+	}
+	for i := range ws.bufD {
+		ws.bufD[i] = make([]float32, maxRows*d)
+	}
+	for i := range ws.bufK {
+		ws.bufK[i] = make([]float32, maxRows*k)
+	}
+	if l.Method == Implicit {
+		ws.kd = make([]float32, k*d)
+		ws.kk = make([]float32, k*k)
+		ws.a = make([]float64, k*k)
+		ws.lu = make([]float64, k*k)
+		ws.nk = make([]float64, k)
+		ws.rhs = make([]float64, k)
+		ws.tmp = make([]float64, k)
+		ws.piv = make([]int, k)
+	}
+	return ws
+}
+
+// MaxRows is the largest row count the workspace accepts.
+func (ws *Workspace) MaxRows() int { return ws.maxRows }
+
+func (l *Layer) checkArgs(ws *Workspace, x []float32, rows int, w, h []float32) error {
+	k, d := l.Out, l.In
+	switch {
+	case ws == nil:
+		return l.errorf("nil workspace")
+	case len(ws.packed) != kernels.NNMFPackedLen(k, d):
+		return l.errorf("workspace was made for another layer shape")
+	case rows < 0 || rows > ws.maxRows:
+		return l.errorf("%d rows, workspace holds at most %d", rows, ws.maxRows)
+	case len(x) < rows*d:
+		return l.errorf("input has %d values, want %d rows × %d", len(x), rows, d)
+	case len(w) < k*d:
+		return l.errorf("weight has %d values, want %d × %d", len(w), k, d)
+	case len(h) < rows*k:
+		return l.errorf("output has %d values, want %d rows × %d", len(h), rows, k)
+	}
+	return nil
+}
+
+// Forward runs the T multiplicative updates of spec §1.3 on every row of x
+// (rows × D, non-negative) with the normalised weight w (K × D) and writes h
+// (rows × K). With needGrad it keeps in ws what the layer's backward method
+// needs besides x, w and h (the iterates for Unrolled, h^{T−1} for LastIter).
+// A non-finite h returns an error wrapping ErrNotFinite.
+func (l *Layer) Forward(ws *Workspace, x []float32, rows int, w, h []float32, needGrad bool) error {
+	if err := l.checkArgs(ws, x, rows, w, h); err != nil {
+		return err
+	}
+	k, d, t := l.Out, l.In, l.Iterations
+	ws.rows, ws.gradRows = rows, -1
+	if rows == 0 {
+		return nil
+	}
+	kernels.NNMFPack(w, k, d, ws.packed)
+	h = h[:rows*k]
+	h0 := float32(1.0 / float64(k))
+	for i := range h {
+		h[i] = h0
+	}
+	iterate := func(n int) {
+		kernels.NNMFIterate(x, rows, k, d, n, l.UseEpsilon, l.Epsilon, ws.packed, h, ws.scratch)
+	}
+	// Iterating in pieces gives the same bits as one call: h round-trips through
+	// float32 memory after every iteration either way.
+	switch {
+	case needGrad && l.Method == Unrolled:
+		for it := 0; it < t; it++ {
+			copy(ws.hist[it*rows*k:(it+1)*rows*k], h)
+			iterate(1)
+		}
+		ws.gradRows = rows
+	case needGrad && (l.Method == LastIter || l.Method == LastIterSqrtT):
+		iterate(t - 1)
+		copy(ws.hist[:rows*k], h)
+		iterate(1)
+		ws.gradRows = rows
+	default:
+		iterate(t)
+		if needGrad {
+			ws.gradRows = rows
+		}
+	}
+	if i := firstNonFinite(h); i >= 0 {
+		ws.gradRows = -1
+		return l.notFinite("output h", i)
+	}
+	return nil
+}
+
+// firstNonFinite returns the index of the first NaN or ±Inf in s, or -1.
+func firstNonFinite(s []float32) int {
+	for i, v := range s {
+		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+			return i
+		}
+	}
+	return -1
+}
