@@ -1,0 +1,351 @@
+// Command gemm generates the GEMM micro-kernels of package kernels with avo:
+//
+//	go run . -out ../../gemm_asm_amd64.s -stubs ../../gemm_asm_stubs_amd64.go -pkg kernels
+//
+// (see the go:generate line in kernels/gemm.go). It also writes the dispatch
+// tables (gemm_asm_tables_amd64.go), so the Go side never names a kernel.
+//
+// Every kernel computes one tile C[0:mr, 0:nr] of C = alpha·A·B + beta·C over k
+// steps, with A and B read through strides so that the same kernel serves
+// packed and unpacked operands:
+//
+//	A(r, p) at a + r·rsA + p·ksA   (elements)
+//	B(p, j) at b + p·ksB + j       (row p of B holds the tile's nr columns contiguously)
+//
+// The tile's columns are nv vectors; the last one is masked so that nr need
+// not be a multiple of the vector width (B beyond nr is never read, C beyond
+// nr never written). loadC == 0 means beta == 0: C is then only written, so
+// NaNs in the old C do not propagate.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"go/format"
+	"os"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// Tile shapes. AVX-512: up to 12 rows × 2 zmm (32 columns): 24 accumulators
+// + 2 B vectors of the 32 zmm registers, the A value folded into the FMA as an
+// embedded broadcast. AVX2: 6 rows × 2 ymm (16 columns): 12 accumulators, 2 B
+// vectors, 1 broadcast and 1 mask of the 16 ymm registers.
+const (
+	mr512, nv512 = 12, 2
+	mr256, nv256 = 6, 2
+)
+
+var tables = flag.String("tables", "../../gemm_asm_tables_amd64.go", "output file for the Go dispatch tables")
+
+func main() {
+	ConstraintExpr("amd64,!noasm")
+	for mr := 1; mr <= mr512; mr++ {
+		for nv := 1; nv <= nv512; nv++ {
+			genAVX512(mr, nv)
+		}
+	}
+	for mr := 1; mr <= mr256; mr++ {
+		for nv := 1; nv <= nv256; nv++ {
+			genAVX2(mr, nv, false)
+			genAVX2(mr, nv, true)
+		}
+	}
+	Generate()
+	if err := writeTables(*tables); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+const signature = "func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int, mask %s)"
+
+// aRows loads the A pointer and strides and returns a function giving the
+// memory operand of row r at the current k, and a function that advances all
+// row pointers by one k step. Rows are addressed as base(r/3) + (r%3)·rsA so
+// that at most ⌈mr/3⌉ pointers move per step.
+func aRows(mr int) (row func(r int) Mem, step func()) {
+	rs := Load(Param("rsA"), GP64())
+	SHLQ(U8(2), rs)
+	ks := Load(Param("ksA"), GP64())
+	SHLQ(U8(2), ks)
+	groups := (mr + 2) / 3
+	bases := make([]Register, groups)
+	bases[0] = Load(Param("a"), GP64())
+	if groups > 1 {
+		rs3 := GP64()
+		LEAQ(Mem{Base: rs, Index: rs, Scale: 2}, rs3)
+		for g := 1; g < groups; g++ {
+			bases[g] = GP64()
+			LEAQ(Mem{Base: bases[g-1], Index: rs3, Scale: 1}, bases[g])
+		}
+	}
+	row = func(r int) Mem {
+		m := Mem{Base: bases[r/3]}
+		if r%3 != 0 {
+			m.Index, m.Scale = rs, uint8(r%3)
+		}
+		return m
+	}
+	step = func() {
+		for _, b := range bases {
+			ADDQ(ks, b)
+		}
+	}
+	return row, step
+}
+
+// paramMem is the stack address of a scalar argument, so that it can be
+// broadcast straight into a vector register (also into Z16-Z31, which the SSE
+// MOVSS that Load would emit cannot reach).
+func paramMem(name string) Mem {
+	basic, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return basic.Addr
+}
+
+func kernelName(isa string, mr, nv int, edge bool) string {
+	name := fmt.Sprintf("gemm%s_%dx%d", isa, mr, nv)
+	if edge {
+		name += "_edge"
+	}
+	return name
+}
+
+func genAVX512(mr, nv int) {
+	const lanes = 16
+	TEXT(kernelName("AVX512", mr, nv, false), NOSPLIT, fmt.Sprintf(signature, "uint16"))
+	Doc(fmt.Sprintf("%s computes a %d×%d C tile with AVX-512 (last vector masked by mask).", kernelName("AVX512", mr, nv, false), mr, nv*lanes))
+	maskGP := Load(Param("mask"), GP32())
+	KMOVW(maskGP, K1)
+
+	acc := make([][]VecVirtual, mr)
+	for r := range acc {
+		acc[r] = make([]VecVirtual, nv)
+		for v := range acc[r] {
+			acc[r][v] = ZMM()
+			VPXORD(acc[r][v], acc[r][v], acc[r][v])
+		}
+	}
+	row, stepA := aRows(mr)
+	bp := Load(Param("b"), GP64())
+	ksB := Load(Param("ksB"), GP64())
+	SHLQ(U8(2), ksB)
+	k := Load(Param("k"), GP64())
+
+	TESTQ(k, k)
+	JE(LabelRef("epilogue"))
+	Label("loop")
+	bv := make([]VecVirtual, nv)
+	for v := range bv {
+		bv[v] = ZMM()
+		m := Mem{Base: bp, Disp: 64 * v}
+		if v == nv-1 {
+			VMOVUPS_Z(m, K1, bv[v])
+		} else {
+			VMOVUPS(m, bv[v])
+		}
+	}
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			VFMADD231PS_BCST(row(r), bv[v], acc[r][v])
+		}
+	}
+	ADDQ(ksB, bp)
+	stepA()
+	DECQ(k)
+	JNE(LabelRef("loop"))
+
+	Label("epilogue")
+	alpha, beta := ZMM(), ZMM()
+	VBROADCASTSS(paramMem("alpha"), alpha)
+	VBROADCASTSS(paramMem("beta"), beta)
+	cp := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+	loadC := Load(Param("loadC"), GP64())
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			VMULPS(alpha, acc[r][v], acc[r][v])
+		}
+	}
+	TESTQ(loadC, loadC)
+	JE(LabelRef("store"))
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			m := Mem{Base: cp, Disp: 64 * v}
+			if v == nv-1 {
+				t := ZMM()
+				VMOVUPS_Z(m, K1, t)
+				VFMADD231PS(t, beta, acc[r][v])
+			} else {
+				VFMADD231PS(m, beta, acc[r][v])
+			}
+		}
+		ADDQ(ldc, cp)
+	}
+	Load(Param("c"), cp)
+	Label("store")
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			m := Mem{Base: cp, Disp: 64 * v}
+			if v == nv-1 {
+				VMOVUPS(acc[r][v], K1, m)
+			} else {
+				VMOVUPS(acc[r][v], m)
+			}
+		}
+		if r < mr-1 {
+			ADDQ(ldc, cp)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// genAVX2 writes the AVX2+FMA kernel. The edge variant masks the last vector
+// (VMASKMOVPS) for B loads and C; the plain variant assumes all nv vectors are
+// full, because a masked load in the inner loop costs.
+func genAVX2(mr, nv int, edge bool) {
+	const lanes = 8
+	name := kernelName("AVX2", mr, nv, edge)
+	TEXT(name, NOSPLIT, fmt.Sprintf(signature, "*int32"))
+	if edge {
+		Doc(fmt.Sprintf("%s computes a %d×%d C tile with AVX2+FMA; mask points to 8 lane masks for the last vector.", name, mr, nv*lanes))
+	} else {
+		Doc(fmt.Sprintf("%s computes a full %d×%d C tile with AVX2+FMA (mask unused).", name, mr, nv*lanes))
+	}
+	var mask VecVirtual
+	if edge {
+		mask = YMM()
+		mp := Load(Param("mask"), GP64())
+		VMOVDQU(Mem{Base: mp}, mask)
+	}
+	acc := make([][]VecVirtual, mr)
+	for r := range acc {
+		acc[r] = make([]VecVirtual, nv)
+		for v := range acc[r] {
+			acc[r][v] = YMM()
+			VXORPS(acc[r][v], acc[r][v], acc[r][v])
+		}
+	}
+	row, stepA := aRows(mr)
+	bp := Load(Param("b"), GP64())
+	ksB := Load(Param("ksB"), GP64())
+	SHLQ(U8(2), ksB)
+	k := Load(Param("k"), GP64())
+
+	TESTQ(k, k)
+	JE(LabelRef("epilogue"))
+	Label("loop")
+	bv := make([]VecVirtual, nv)
+	for v := range bv {
+		bv[v] = YMM()
+		m := Mem{Base: bp, Disp: 32 * v}
+		if edge && v == nv-1 {
+			VMASKMOVPS(m, mask, bv[v])
+		} else {
+			VMOVUPS(m, bv[v])
+		}
+	}
+	for r := 0; r < mr; r++ {
+		t := YMM()
+		VBROADCASTSS(row(r), t)
+		for v := 0; v < nv; v++ {
+			VFMADD231PS(t, bv[v], acc[r][v])
+		}
+	}
+	ADDQ(ksB, bp)
+	stepA()
+	DECQ(k)
+	JNE(LabelRef("loop"))
+
+	Label("epilogue")
+	cp := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+	alpha := YMM()
+	VBROADCASTSS(paramMem("alpha"), alpha)
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			VMULPS(alpha, acc[r][v], acc[r][v])
+		}
+	}
+	loadC := Load(Param("loadC"), GP64())
+	TESTQ(loadC, loadC)
+	JE(LabelRef("store"))
+	beta := YMM()
+	VBROADCASTSS(paramMem("beta"), beta)
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			m := Mem{Base: cp, Disp: 32 * v}
+			if edge && v == nv-1 {
+				t := YMM()
+				VMASKMOVPS(m, mask, t)
+				VFMADD231PS(t, beta, acc[r][v])
+			} else {
+				VFMADD231PS(m, beta, acc[r][v])
+			}
+		}
+		ADDQ(ldc, cp)
+	}
+	Load(Param("c"), cp)
+	Label("store")
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			m := Mem{Base: cp, Disp: 32 * v}
+			if edge && v == nv-1 {
+				VMASKMOVPS(acc[r][v], mask, m)
+			} else {
+				VMOVUPS(acc[r][v], m)
+			}
+		}
+		if r < mr-1 {
+			ADDQ(ldc, cp)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+func writeTables(path string) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "// Code generated by kernels/_asmgen/gemm. DO NOT EDIT.\n\n//go:build amd64 && !noasm\n\npackage kernels\n\n")
+	fmt.Fprintf(&b, "// Tile limits of the generated kernels.\nconst (\n\tgemmMR512 = %d\n\tgemmNV512 = %d\n\tgemmMR256 = %d\n\tgemmNV256 = %d\n)\n\n", mr512, nv512, mr256, nv256)
+	fmt.Fprintf(&b, "type gemmKernel512 = %s\n\n", fmt.Sprintf(signature, "uint16"))
+	fmt.Fprintf(&b, "type gemmKernel256 = %s\n\n", fmt.Sprintf(signature, "*int32"))
+	fmt.Fprintf(&b, "// gemmKernels512[mr-1][nv-1] computes an mr × (nv·16) tile.\nvar gemmKernels512 = [%d][%d]gemmKernel512{\n", mr512, nv512)
+	for mr := 1; mr <= mr512; mr++ {
+		b.WriteString("\t{")
+		for nv := 1; nv <= nv512; nv++ {
+			fmt.Fprintf(&b, "%s, ", kernelName("AVX512", mr, nv, false))
+		}
+		b.WriteString("},\n")
+	}
+	b.WriteString("}\n\n")
+	for _, edge := range []bool{false, true} {
+		varName := "gemmKernels256"
+		if edge {
+			varName = "gemmKernels256Edge"
+		}
+		fmt.Fprintf(&b, "var %s = [%d][%d]gemmKernel256{\n", varName, mr256, nv256)
+		for mr := 1; mr <= mr256; mr++ {
+			b.WriteString("\t{")
+			for nv := 1; nv <= nv256; nv++ {
+				fmt.Fprintf(&b, "%s, ", kernelName("AVX2", mr, nv, edge))
+			}
+			b.WriteString("},\n")
+		}
+		b.WriteString("}\n\n")
+	}
+	src, err := format.Source(b.Bytes())
+	if err != nil {
+		return fmt.Errorf("gemm generator: formatting tables: %w", err)
+	}
+	return os.WriteFile(path, src, 0o644)
+}

@@ -1,0 +1,178 @@
+//go:build amd64 && !noasm
+
+package kernels
+
+import "sync"
+
+// Blocking of the assembly paths (BLIS loop order): a KC-deep slab of B up to
+// NC columns wide is packed once and stays in L3; for each MC-row block of A
+// (in L2), every NR-column micro-panel of B (in L1) meets every MR-row
+// micro-panel of A.
+const (
+	gemmKC = 256
+	gemmMC = 144 // a multiple of both tile heights (12 and 6)
+	gemmNC = 2048
+)
+
+// Packing is skipped where it cannot pay for itself: B is read in place when
+// few row panels reuse it (its row stride is then the kernel's k step), and A
+// is read in place unless many column panels reuse it. Strides that are a
+// multiple of 4 KiB are always packed: their rows would fight over the same
+// L1 sets.
+const (
+	gemmPackBMinRows   = 96
+	gemmPackAMinPanels = 4
+	gemmBadStride      = 1024
+)
+
+type gemmBuffers struct{ a, b []float32 }
+
+var gemmBufPool = sync.Pool{New: func() any {
+	return &gemmBuffers{a: make([]float32, gemmMC*gemmKC), b: make([]float32, gemmKC*gemmNC)}
+}}
+
+// gemmTiles describes one family of generated micro-kernels.
+type gemmTiles struct {
+	mr    int // tile rows
+	lanes int // floats per vector
+	nv    int // vectors per full tile row
+	run   func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int)
+}
+
+// avx2LaneMasks[8-n : 16-n] enables the first n lanes of a ymm vector.
+var avx2LaneMasks = [16]int32{-1, -1, -1, -1, -1, -1, -1, -1}
+
+var tilesAVX512 = gemmTiles{mr: gemmMR512, lanes: 16, nv: gemmNV512,
+	run: func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int) {
+		gemmKernels512[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, uint16(1)<<nLast-1)
+	}}
+
+var tilesAVX2 = gemmTiles{mr: gemmMR256, lanes: 8, nv: gemmNV256,
+	run: func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int) {
+		if nLast == 8 {
+			gemmKernels256[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, &avx2LaneMasks[0])
+			return
+		}
+		gemmKernels256Edge[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, &avx2LaneMasks[8-nLast])
+	}}
+
+func sgemmDispatch(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	switch activePath {
+	case PathAVX512:
+		sgemmBlocked(&tilesAVX512, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	case PathAVX2:
+		sgemmBlocked(&tilesAVX2, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	default:
+		sgemmGeneric(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	}
+}
+
+// sgemmBlocked runs the micro-kernels of t over C (dimensions checked, m, n,
+// k > 0). The first KC slab applies the caller's beta, later slabs add.
+func sgemmBlocked(t *gemmTiles, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	nr := t.lanes * t.nv
+	packB := transB || m >= gemmPackBMinRows || (ldb%gemmBadStride == 0 && m > t.mr)
+	packA := n > (gemmPackAMinPanels-1)*nr || (!transA && lda%gemmBadStride == 0 && n > nr)
+	bufs := gemmBufPool.Get().(*gemmBuffers)
+	defer gemmBufPool.Put(bufs)
+
+	for jc := 0; jc < n; jc += gemmNC {
+		ncb := min(gemmNC, n-jc)
+		for pc := 0; pc < k; pc += gemmKC {
+			kcb := min(gemmKC, k-pc)
+			betaBlock := beta
+			if pc > 0 {
+				betaBlock = 1
+			}
+			loadC := 0
+			if betaBlock != 0 {
+				loadC = 1
+			}
+			if packB {
+				packPanelsB(bufs.b, transB, b, ldb, pc, jc, kcb, ncb, nr, t.lanes)
+			}
+			for ic := 0; ic < m; ic += gemmMC {
+				mcb := min(gemmMC, m-ic)
+				if packA {
+					packPanelsA(bufs.a, transA, a, lda, ic, pc, mcb, kcb, t.mr)
+				}
+				for jr := 0; jr < ncb; jr += nr {
+					nrb := min(nr, ncb-jr)
+					nv := (nrb + t.lanes - 1) / t.lanes
+					nLast := nrb - (nv-1)*t.lanes
+					var bp *float32
+					var ksB int
+					if packB {
+						bp, ksB = &bufs.b[jr*kcb], nv*t.lanes
+					} else {
+						bp, ksB = &b[pc*ldb+jc+jr], ldb
+					}
+					for ir := 0; ir < mcb; ir += t.mr {
+						mrb := min(t.mr, mcb-ir)
+						var ap *float32
+						var rsA, ksA int
+						switch {
+						case packA:
+							ap, rsA, ksA = &bufs.a[ir*kcb], 1, mrb
+						case transA:
+							ap, rsA, ksA = &a[pc*lda+ic+ir], 1, lda
+						default:
+							ap, rsA, ksA = &a[(ic+ir)*lda+pc], lda, 1
+						}
+						t.run(mrb, nv, nLast, kcb, ap, rsA, ksA, bp, ksB, &c[(ic+ir)*ldc+jc+jr], ldc, alpha, betaBlock, loadC)
+					}
+				}
+			}
+		}
+	}
+}
+
+// packPanelsA copies op(A)[i0:i0+mcb, p0:p0+kcb] into panels of mr rows (the
+// last may be shorter): panel at ir·kcb, element (r, p) at p·rows + r.
+func packPanelsA(dst []float32, transA bool, a []float32, lda, i0, p0, mcb, kcb, mr int) {
+	for ir := 0; ir < mcb; ir += mr {
+		rows := min(mr, mcb-ir)
+		panel := dst[ir*kcb : ir*kcb+rows*kcb]
+		if transA {
+			for p := 0; p < kcb; p++ {
+				src := a[(p0+p)*lda+i0+ir : (p0+p)*lda+i0+ir+rows]
+				copy(panel[p*rows:p*rows+rows], src)
+			}
+			continue
+		}
+		for r := 0; r < rows; r++ {
+			src := a[(i0+ir+r)*lda+p0 : (i0+ir+r)*lda+p0+kcb]
+			for p, v := range src {
+				panel[p*rows+r] = v
+			}
+		}
+	}
+}
+
+// packPanelsB copies op(B)[p0:p0+kcb, j0:j0+ncb] into panels of nr columns:
+// panel at jr·kcb, row p of it at p·width with width = nr rounded up to whole
+// vectors for the last panel; the padding is zeroed.
+func packPanelsB(dst []float32, transB bool, b []float32, ldb, p0, j0, kcb, ncb, nr, lanes int) {
+	for jr := 0; jr < ncb; jr += nr {
+		cols := min(nr, ncb-jr)
+		width := (cols + lanes - 1) / lanes * lanes
+		panel := dst[jr*kcb : jr*kcb+width*kcb]
+		if transB {
+			if cols < width {
+				clear(panel)
+			}
+			for j := 0; j < cols; j++ {
+				src := b[(j0+jr+j)*ldb+p0 : (j0+jr+j)*ldb+p0+kcb]
+				for p, v := range src {
+					panel[p*width+j] = v
+				}
+			}
+			continue
+		}
+		for p := 0; p < kcb; p++ {
+			row := panel[p*width : p*width+width]
+			copy(row, b[(p0+p)*ldb+j0+jr:(p0+p)*ldb+j0+jr+cols])
+			clear(row[cols:])
+		}
+	}
+}
