@@ -4,7 +4,13 @@
 // and safetensors input and output.
 package nn
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/deepnmf/deepnmf/kernels"
+	"github.com/deepnmf/deepnmf/nnmf"
+)
 
 // Group is a parameter group of the official optimiser set-up (spec §2.1):
 // each non-empty group gets its own Adam and learning-rate scheduler.
@@ -32,6 +38,28 @@ type Param struct {
 	Grad  []float32 // gradient of the last Backward, same length as Data
 }
 
+// Shape is the size of one image or feature map: channels, height, width.
+type Shape struct{ C, H, W int }
+
+func (s Shape) size() int { return s.C * s.H * s.W }
+
+// Options are the build-time choices that the config file does not carry.
+type Options struct {
+	Threads      int         // shards of the network's kernels.Pool (default 1)
+	Backward     nnmf.Method // backward method of every NNMF layer (default Approx)
+	Iterations   int         // > 0 overrides cfg.Iterations for a/b-slot NNMF layers (not pooling)
+	RunningStats bool        // BatchNorm keeps running statistics (momentum 0.1), used when not training
+}
+
+// LayerInfo describes one layer of the official Sequential.
+type LayerInfo struct {
+	Index  int    // position in the official Sequential (the state_dict key prefix)
+	Type   string // official class name (ReLU, Unfold, Fold, L1NormLayer, NNMF2d, Conv2d, ...)
+	Desc   string // printed description
+	Out    Shape  // output of one sample; for Unfold C = C_in·kh·kw and H×W = the patch grid
+	Params int    // number of trainable values
+}
+
 // Network is a built network that owns its workspace.
 //
 // API contract (used by package train):
@@ -45,22 +73,121 @@ type Param struct {
 //     when running statistics are enabled (by default BatchNorm always uses batch
 //     statistics, as the official track_running_stats=False).
 type Network struct {
-	params []*Param
-}
+	params   []*Param
+	layers   []layer
+	pool     *kernels.Pool
+	cfg      *Config
+	in       Shape
+	maxBatch int
+	opt      Options
+	training bool
 
-var errNotBuilt = errors.New("nn: network not implemented yet")
+	input     []float32 // the NCHW input transposed to channels-last
+	gradOut   []float32 // ∂L/∂output, the last layer's gy
+	firstGrad int       // backward stops at this layer (the first one with parameters)
+	batch     int       // batch of the last Forward, 0 before the first
+	toRows    func(int)
+	fwdBatch  int
+	nchw      []float32 // the current Forward's NCHW input
+}
 
 // Params lists the trainable parameters in official state_dict order.
 func (n *Network) Params() []*Param { return n.params }
 
-// Forward runs the network on an NCHW batch and returns the probabilities.
-func (n *Network) Forward(x []float32, batch int) ([]float32, error) { return nil, errNotBuilt }
+// Config returns the network's config.
+func (n *Network) Config() *Config { return n.cfg }
 
-// Backward back-propagates ∂L/∂probabilities of the last Forward into every Param.Grad.
-func (n *Network) Backward(gradOut []float32) error { return errNotBuilt }
+// Input is the shape of one input image.
+func (n *Network) Input() Shape { return n.in }
 
-// SetTraining switches between training and evaluation behaviour.
-func (n *Network) SetTraining(training bool) {}
+// MaxBatch is the largest batch Forward accepts.
+func (n *Network) MaxBatch() int { return n.maxBatch }
 
 // Classes is the number of outputs per sample.
-func (n *Network) Classes() int { return 0 }
+func (n *Network) Classes() int { return n.layers[len(n.layers)-1].base().out.C }
+
+// SetTraining switches between training and evaluation behaviour. It only
+// matters with Options.RunningStats.
+func (n *Network) SetTraining(training bool) { n.training = training }
+
+// Close stops the network's worker goroutines. The network must not be used afterwards.
+func (n *Network) Close() { n.pool.Close() }
+
+// Layers describes the layers in official Sequential order.
+func (n *Network) Layers() []LayerInfo {
+	out := make([]LayerInfo, len(n.layers))
+	for i, l := range n.layers {
+		out[i] = l.base().info
+	}
+	return out
+}
+
+// ParamCount returns the number of trainable values in total and per group.
+func (n *Network) ParamCount() (total int, perGroup [NumGroups]int) {
+	for _, p := range n.params {
+		total += len(p.Data)
+		perGroup[p.Group] += len(p.Data)
+	}
+	return total, perGroup
+}
+
+// Forward runs the network on an NCHW batch and returns the batch × classes
+// probabilities, valid until the next Forward.
+func (n *Network) Forward(x []float32, batch int) ([]float32, error) {
+	if batch < 1 || batch > n.maxBatch {
+		return nil, fmt.Errorf("nn: batch %d outside [1, %d] (the max batch given at build time)", batch, n.maxBatch)
+	}
+	if need := batch * n.in.size(); len(x) < need {
+		return nil, fmt.Errorf("nn: input has %d values, batch %d of %d×%d×%d needs %d", len(x), batch, n.in.C, n.in.H, n.in.W, need)
+	}
+	n.batch = 0
+	n.fwdBatch = batch
+	n.nchw = x
+	n.pool.Run(n.toRows)
+	n.nchw = nil
+	for _, l := range n.layers {
+		b := l.base()
+		b.batch = batch
+		if err := l.forward(batch); err != nil {
+			return nil, err
+		}
+	}
+	n.batch = batch
+	last := n.layers[len(n.layers)-1].base()
+	return last.y[:batch*last.out.C], nil
+}
+
+// toRowsShard transposes this shard's samples from NCHW to channels-last.
+func (n *Network) toRowsShard(s int) {
+	lo, hi := kernels.Span(n.fwdBatch, n.pool.Shards(), s)
+	C, HW := n.in.C, n.in.H*n.in.W
+	for b := lo; b < hi; b++ {
+		src := n.nchw[b*C*HW : (b+1)*C*HW]
+		dst := n.input[b*C*HW : (b+1)*C*HW]
+		for c := 0; c < C; c++ {
+			plane := src[c*HW : (c+1)*HW]
+			for p, v := range plane {
+				dst[p*C+c] = v
+			}
+		}
+	}
+}
+
+// Backward back-propagates ∂L/∂probabilities of the last Forward into every
+// Param.Grad (overwriting it).
+func (n *Network) Backward(gradOut []float32) error {
+	if n.batch == 0 {
+		return errors.New("nn: Backward without a successful Forward")
+	}
+	need := n.batch * n.Classes()
+	if len(gradOut) < need {
+		return fmt.Errorf("nn: gradient has %d values, batch %d × %d classes needs %d", len(gradOut), n.batch, n.Classes(), need)
+	}
+	copy(n.gradOut[:need], gradOut[:need])
+	for i := len(n.layers) - 1; i >= n.firstGrad; i-- {
+		if err := n.layers[i].backward(n.batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,326 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/deepnmf/deepnmf/kernels"
+	"github.com/deepnmf/deepnmf/nnmf"
+)
+
+// InitStream is the PCG stream id of the weight-initialisation random stream
+// (the seed is the user's --seed); other streams (shuffling, augmentation) use
+// other ids.
+const InitStream = 0x696e6974 // "init"
+
+// builder appends layers exactly as the official make_network/append_block do,
+// so that layer indices, and hence state_dict keys, are the official ones.
+type builder struct {
+	layers   []layer
+	params   []*Param
+	rng      *rand.Rand
+	opt      Options
+	training *bool
+}
+
+func (b *builder) add(l layer) {
+	base := l.base()
+	base.info.Index = len(b.layers)
+	base.info.Out = base.out
+	b.layers = append(b.layers, l)
+}
+
+func (b *builder) next() int { return len(b.layers) }
+
+func (b *builder) param(key string, shape []int, g Group) *Param {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	p := &Param{Key: key, Shape: shape, Group: g, Data: make([]float32, n), Grad: make([]float32, n)}
+	b.params = append(b.params, p)
+	return p
+}
+
+// uniform fills p with U[lo, hi).
+func (b *builder) uniform(p []float32, lo, hi float32) {
+	for i := range p {
+		p[i] = lo + (hi-lo)*b.rng.Float32()
+	}
+}
+
+// addConv appends a 1×1 conv. init "default" is PyTorch's default
+// U(±1/√fan_in) for weight and bias; "identity" is the official b-slot init
+// [I | 0] + U(±5e-5) with bias U(±5e-5) drawn first.
+func (b *builder) addConv(in Shape, out int, bias, positive bool, g Group, identity bool) *convLayer {
+	l := newConv(in, out, bias, positive)
+	idx := b.next()
+	wshape := []int{out, in.C, 1, 1}
+	if positive {
+		if bias {
+			l.bias = b.param(fmt.Sprintf("%d.bias", idx), []int{out}, g)
+		}
+		l.weight = b.param(fmt.Sprintf("%d.parametrizations.weight.original", idx), wshape, g)
+	} else {
+		l.weight = b.param(fmt.Sprintf("%d.weight", idx), wshape, g)
+		if bias {
+			l.bias = b.param(fmt.Sprintf("%d.bias", idx), []int{out}, g)
+		}
+	}
+	if identity {
+		if l.bias != nil {
+			b.uniform(l.bias.Data, -5e-5, 5e-5)
+		}
+		b.uniform(l.weight.Data, -5e-5, 5e-5)
+		for k := 0; k < out && k < in.C; k++ {
+			l.weight.Data[k*in.C+k] += 1
+		}
+		if positive {
+			for i, v := range l.weight.Data {
+				l.weight.Data[i] = float32(math.Abs(float64(v)))
+			}
+		}
+	} else {
+		bound := float32(1 / math.Sqrt(float64(in.C)))
+		b.uniform(l.weight.Data, -bound, bound)
+		if l.bias != nil {
+			b.uniform(l.bias.Data, -bound, bound)
+		}
+	}
+	l.info.Params = len(l.weight.Data)
+	if l.bias != nil {
+		l.info.Params += len(l.bias.Data)
+	}
+	b.add(l)
+	return l
+}
+
+// addNNMF appends an NNMF2d layer with V ~ U[0,1), or the b-slot identity init
+// [I | 0] + 1e-4 when identity is set.
+func (b *builder) addNNMF(in Shape, out int, g Group, cfg nnmf.Config, identity bool) error {
+	cfg.In, cfg.Out = in.C, out
+	l, err := newNNMF(in, cfg, b.training)
+	if err != nil {
+		return fmt.Errorf("layer %d (NNMF2d %d→%d): %w", b.next(), in.C, out, err)
+	}
+	l.weight = b.param(fmt.Sprintf("%d.weight", b.next()), []int{out, in.C}, g)
+	if identity {
+		for k := 0; k < out; k++ {
+			row := l.weight.Data[k*in.C : (k+1)*in.C]
+			for d := range row {
+				row[d] = 1e-4
+			}
+			if k < in.C {
+				row[k] += 1
+			}
+		}
+	} else {
+		b.uniform(l.weight.Data, 0, 1)
+	}
+	l.info.Params = len(l.weight.Data)
+	b.add(l)
+	return nil
+}
+
+func (b *builder) addBatchNorm(in Shape) {
+	l := newBatchNorm(in, b.opt.RunningStats, b.training)
+	idx := b.next()
+	l.gamma = b.param(fmt.Sprintf("%d.weight", idx), []int{in.C}, GroupBatchNorm)
+	l.beta = b.param(fmt.Sprintf("%d.bias", idx), []int{in.C}, GroupBatchNorm)
+	for i := range l.gamma.Data {
+		l.gamma.Data[i] = 1
+	}
+	l.info.Params = 2 * in.C
+	b.add(l)
+}
+
+// addPatches appends ReLU, Unfold, Fold and L1Norm: the front of every
+// convolutional stage.
+func (b *builder) addPatches(cur Shape, kh, kw, sh, sw, ph, pw, dh, dw int) (Shape, error) {
+	b.add(newReLU(cur))
+	u, err := newUnfold(cur, kh, kw, sh, sw, ph, pw, dh, dw)
+	if err != nil {
+		return cur, err
+	}
+	b.add(u)
+	cur = u.out
+	b.add(newFold(cur, cur.H, cur.W))
+	b.add(newL1Norm(cur))
+	return cur, nil
+}
+
+// Build turns a config into the official layer sequence for input images of
+// shape in, with a workspace for batches up to maxBatch, and initialises the
+// parameters as the official code does, from the random stream (seed,
+// InitStream).
+func Build(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Network, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("network config: %w", err)
+	}
+	if in.C < 1 || in.H < 1 || in.W < 1 {
+		return nil, fmt.Errorf("nn: input shape %d×%d×%d is not positive", in.C, in.H, in.W)
+	}
+	if maxBatch < 1 {
+		return nil, fmt.Errorf("nn: max batch %d < 1", maxBatch)
+	}
+	if opt.Threads < 1 {
+		opt.Threads = 1
+	}
+	net := &Network{cfg: cfg, in: in, maxBatch: maxBatch, opt: opt, training: true}
+	b := &builder{rng: rand.New(rand.NewPCG(seed, InitStream)), opt: opt, training: &net.training}
+	iters := cfg.Iterations
+	if opt.Iterations > 0 {
+		iters = opt.Iterations
+	}
+	var eps float32
+	if cfg.Epsilon != nil {
+		eps = float32(*cfg.Epsilon)
+	}
+	cur := in
+	for i := 0; i < cfg.Blocks(); i++ {
+		na, nb := cfg.neurons(i)
+		k, s, p, d := cfg.KernelSizeConv[i], cfg.StrideConv[i], cfg.PaddingConv[i], cfg.DilationConv[i]
+		kh, kw := k[0], k[1]
+		if kh < 1 {
+			kh = cur.H
+		}
+		if kw < 1 {
+			kw = cur.W
+		}
+		var err error
+		if cur, err = b.addPatches(cur, kh, kw, s[0], s[1], p[0], p[1], d[0], d[1]); err != nil {
+			return nil, fmt.Errorf("network config: block %d: kernel_size_conv: %w", i, err)
+		}
+		bigMap := cur.H > 1 || cur.W > 1
+
+		switch cfg.TypeOfNeuronA[i] {
+		case 1:
+			c := nnmf.Config{Iterations: iters, UseEpsilon: cfg.Epsilon != nil, Epsilon: eps, Method: opt.Backward,
+				LocalLearning: cfg.LocalLearning[i], LocalLearningKL: cfg.LocalLearningKL[i]}
+			if err := b.addNNMF(cur, na, GroupNeuronA, c, false); err != nil {
+				return nil, err
+			}
+		case 2:
+			b.addConv(cur, na, cfg.BiasNormNeuronA[i], false, GroupNeuronA, false)
+		}
+		cur.C = na
+		if cfg.BatchNormNeuronA[i] && bigMap {
+			b.addBatchNorm(cur)
+		}
+
+		if tb := cfg.TypeOfNeuronB[i]; tb != 0 {
+			b.add(newReLU(cur))
+			b.add(newL1Norm(cur))
+			switch tb {
+			case 1:
+				c := nnmf.Config{Iterations: iters, UseEpsilon: cfg.Epsilon != nil, Epsilon: eps, Method: opt.Backward,
+					LocalLearning: cfg.LocalLearning[i], LocalLearningKL: cfg.LocalLearningKL[i]}
+				if err := b.addNNMF(cur, nb, GroupNeuronB, c, na >= nb); err != nil {
+					return nil, err
+				}
+			case 2, 3:
+				b.addConv(cur, nb, cfg.BiasNormNeuronB[i], tb == 3, GroupNeuronB, true)
+			}
+			cur.C = nb
+			if cfg.BatchNormNeuronB[i] && bigMap {
+				b.addBatchNorm(cur)
+			}
+		}
+
+		if cfg.poolActive(i) {
+			k, s, p, d := cfg.KernelSizePool[i], cfg.StridePool[i], cfg.PaddingPool[i], cfg.DilationPool[i]
+			switch cfg.TypeOfPooling[i] {
+			case 1, 2:
+				l, err := newPool(cur, cfg.TypeOfPooling[i] == 2, k[0], k[1], s[0], s[1], p[0], p[1])
+				if err != nil {
+					return nil, fmt.Errorf("network config: block %d: kernel_size_pool: %w", i, err)
+				}
+				b.add(l)
+				cur = l.out
+			case 3, 4:
+				ch := cur.C
+				if cur, err = b.addPatches(cur, k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1]); err != nil {
+					return nil, fmt.Errorf("network config: block %d: kernel_size_pool: %w", i, err)
+				}
+				if cur.H == 1 && cur.W == 1 {
+					return nil, fmt.Errorf("network config: block %d: type_of_pooling %d gives a 1×1 map, where its always-present BatchNorm has one value per channel (the official builder fails too, spec §6 item 28)", i, cfg.TypeOfPooling[i])
+				}
+				if cfg.TypeOfPooling[i] == 3 {
+					b.addConv(cur, ch, false, false, GroupPool, false)
+				} else {
+					c := nnmf.Config{Iterations: cfg.poolingIterations(), UseEpsilon: cfg.Epsilon != nil, Epsilon: eps, Method: opt.Backward,
+						LocalLearning: cfg.LocalLearningPooling[i], LocalLearningKL: cfg.LocalLearningUseKLPooling[i]}
+					if err := b.addNNMF(cur, ch, GroupPool, c, false); err != nil {
+						return nil, err
+					}
+				}
+				cur.C = ch
+				b.addBatchNorm(cur)
+			}
+		}
+	}
+	if cur.H != 1 || cur.W != 1 {
+		return nil, fmt.Errorf("network config: the last block ends with a %d×%d map; the output needs a 1×1 map whose channels are the classes (set kernel sizes or pooling so that the map shrinks to 1×1)", cur.H, cur.W)
+	}
+	b.add(newSoftmax(cur))
+	b.add(newFlatten(cur))
+
+	net.layers, net.params = b.layers, b.params
+	net.allocate()
+	return net, nil
+}
+
+// allocate wires activation buffers, the two alternating gradient buffers and
+// each layer's per-shard scratch for the max batch.
+func (n *Network) allocate() {
+	n.pool = kernels.NewPool(n.opt.Threads)
+	shards := n.pool.Shards()
+	n.toRows = n.toRowsShard
+	n.input = make([]float32, n.maxBatch*n.in.size())
+	x := n.input
+	maxGrad := 0
+	n.firstGrad = len(n.layers)
+	for i, l := range n.layers {
+		b := l.base()
+		b.pool = n.pool
+		b.shardErrs = make([]error, shards)
+		b.x = x
+		if b.identity {
+			b.y = x
+		} else {
+			b.y = make([]float32, n.maxBatch*b.out.size())
+		}
+		x = b.y
+		maxGrad = max(maxGrad, n.maxBatch*b.in.size(), n.maxBatch*b.out.size())
+		if b.info.Params > 0 && n.firstGrad == len(n.layers) {
+			n.firstGrad = i
+		}
+		switch l := l.(type) {
+		case *convLayer:
+			l.allocate(shards)
+		case *batchNormLayer:
+			l.allocate(shards)
+		case *nnmfLayer:
+			l.allocate(shards, n.maxBatch*b.in.H*b.in.W)
+		case *poolLayer:
+			if l.maxPool {
+				l.argmax = make([]int32, n.maxBatch*b.out.size())
+			}
+		}
+	}
+	if n.firstGrad < len(n.layers) {
+		n.layers[n.firstGrad].base().skipGX = true
+	}
+	grads := [2][]float32{make([]float32, maxGrad), make([]float32, maxGrad)}
+	cur := 0
+	for i := len(n.layers) - 1; i >= 0; i-- {
+		b := n.layers[i].base()
+		b.gy = grads[cur][:n.maxBatch*b.out.size()]
+		if !b.identity {
+			cur ^= 1
+		}
+		b.gx = grads[cur][:n.maxBatch*b.in.size()]
+	}
+	n.gradOut = n.layers[len(n.layers)-1].base().gy
+}
