@@ -2,4 +2,34 @@
 
 package kernels
 
-func nnmfTileFunc() nnmfTileFn { return nnmfTileGo }
+import "unsafe"
+
+//go:generate sh -c "cd _asmgen/nnmf && go run . -out ../../nnmf_amd64.s -stubs ../../nnmf_stubs_amd64.go -pkg kernels"
+
+func nnmfTileFunc() nnmfTileFn {
+	switch ActivePath() {
+	case PathAVX512:
+		return nnmfTileAVX512Go
+	case PathAVX2:
+		return nnmfTileAVX2Go
+	}
+	return nnmfTileGo
+}
+
+// The assembly reads the slices through raw pointers; NNMFIterate has checked
+// their lengths (tiles of NNMFTileRows × dp and × kp, W k × dp, Wᵀ d × kp).
+
+func nnmfTileAVX512Go(xt, qt, ht, wp, wt []float32, k, d, kp, dp, iters int, useEps bool, eps float32) {
+	nnmfTileAVX512(unsafe.SliceData(xt), unsafe.SliceData(qt), unsafe.SliceData(ht), unsafe.SliceData(wp), unsafe.SliceData(wt), k, d, kp, dp, iters, b2i(useEps), eps)
+}
+
+func nnmfTileAVX2Go(xt, qt, ht, wp, wt []float32, k, d, kp, dp, iters int, useEps bool, eps float32) {
+	nnmfTileAVX2(unsafe.SliceData(xt), unsafe.SliceData(qt), unsafe.SliceData(ht), unsafe.SliceData(wp), unsafe.SliceData(wt), k, d, kp, dp, iters, b2i(useEps), eps)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,88 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// nnmfProblem returns L1-normalised non-negative rows x (row 1 all zero, as
+// after a ReLU of a dead patch) and a row-stochastic W.
+func nnmfProblem(rows, k, d int, rng *rand.Rand) (x, w []float32) {
+	x = make([]float32, rows*d)
+	for r := 0; r < rows; r++ {
+		if r == 1 {
+			continue
+		}
+		var s float32
+		for j := 0; j < d; j++ {
+			v := rng.Float32()
+			if rng.IntN(4) == 0 {
+				v = 0
+			}
+			x[r*d+j] = v
+			s += v
+		}
+		for j := 0; j < d; j++ {
+			x[r*d+j] /= s + 1e-19
+		}
+	}
+	w = make([]float32, k*d)
+	for kk := 0; kk < k; kk++ {
+		var s float32
+		for j := 0; j < d; j++ {
+			w[kk*d+j] = rng.Float32()
+			s += w[kk*d+j]
+		}
+		for j := 0; j < d; j++ {
+			w[kk*d+j] /= s
+		}
+	}
+	return x, w
+}
+
+func TestNNMFIterateMatchesRef(t *testing.T) {
+	shapes := []struct{ rows, k, d int }{
+		{1, 1, 1}, {3, 5, 12}, {9, 5, 12}, {7, 32, 75}, {5, 64, 800}, {6, 96, 1024}, {4, 10, 96},
+		{5, 17, 33}, {4, 64, 80}, {6, 80, 100}, {3, 3, 16}, {2, 130, 7}, {5, 48, 400}, {4, 16, 240},
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	allPaths(t, func(t testing.TB, p CPUPath) {
+		for _, sh := range shapes {
+			for _, useEps := range []bool{false, true} {
+				name := fmt.Sprintf("%s rows=%d k=%d d=%d eps=%v", p, sh.rows, sh.k, sh.d, useEps)
+				x, w := nnmfProblem(sh.rows, sh.k, sh.d, rng)
+				const iters, eps = 5, 0.3
+				want := make([]float32, sh.rows*sh.k)
+				for i := range want {
+					want[i] = float32(1.0 / float64(sh.k))
+				}
+				got := append([]float32(nil), want...)
+				NNMFIterateRef(x, sh.rows, sh.k, sh.d, iters, useEps, eps, w, want)
+				packed := make([]float32, NNMFPackedLen(sh.k, sh.d))
+				NNMFPack(w, sh.k, sh.d, packed)
+				scratch := make([]float32, NNMFScratchLen(sh.k, sh.d))
+				NNMFIterate(x, sh.rows, sh.k, sh.d, iters, useEps, eps, packed, got, scratch)
+				for r := 0; r < sh.rows; r++ {
+					var num, den float64
+					for kk := 0; kk < sh.k; kk++ {
+						e := float64(got[r*sh.k+kk]) - float64(want[r*sh.k+kk])
+						num += e * e
+						den += float64(want[r*sh.k+kk]) * float64(want[r*sh.k+kk])
+					}
+					tol := 2e-6
+					if p == PathGeneric {
+						tol = 0 // same operations in the same order as the twin
+					}
+					if testing.Verbose() && r == 0 && sh.k == 64 {
+						t.Logf("%s: row 0 relative error %.3g", name, math.Sqrt(num/den))
+					}
+					if num > tol*tol*den || math.IsNaN(num) {
+						t.Errorf("%s: row %d relative error %.3g > %g", name, r, math.Sqrt(num/den), tol)
+					}
+				}
+			}
+		}
+	})
+}
