@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // IDX files (the MNIST format): two zero bytes, a type code, the number of
@@ -37,15 +38,16 @@ func readIDX(r io.Reader, name string, hint int64) (dims []int, values []byte, e
 	if _, err := io.ReadFull(r, raw); err != nil {
 		return nil, nil, fmt.Errorf("%s: reading IDX dimensions: %w", name, noEOF(err))
 	}
-	total := int64(1)
 	dims = make([]int, nd)
 	for i := range dims {
-		d := int64(binary.BigEndian.Uint32(raw[4*i:]))
-		dims[i] = int(d)
-		total *= d
-		if total > idxMaxBytes {
-			return nil, nil, fmt.Errorf("%s: IDX dimensions %v claim more than %d bytes", name, raw, int64(idxMaxBytes))
+		dims[i] = int(binary.BigEndian.Uint32(raw[4*i:]))
+	}
+	total := int64(1)
+	for _, d := range dims {
+		if d > 0 && total > idxMaxBytes/int64(d) {
+			return nil, nil, fmt.Errorf("%s: IDX dimensions %v claim more than %d bytes", name, dims, int64(idxMaxBytes))
 		}
+		total *= int64(d)
 	}
 	values, err = readExactly(r, total, hint-int64(4+4*nd))
 	if err != nil {
@@ -113,7 +115,7 @@ func loadIDXDataset(info Info, root string) (*Dataset, error) {
 		return nil, notFound(info.Name, filepath.Join(dir, "*-ubyte[.gz]"))
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s: %s: missing %v", info.Name, dir, missing)
+		return nil, fmt.Errorf("%s: %s: missing %s", info.Name, dir, strings.Join(missing, ", "))
 	}
 	ds := &Dataset{Info: info, Source: dir}
 	var err error
