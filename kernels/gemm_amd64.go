@@ -8,7 +8,7 @@ import "sync"
 // NC columns wide is packed once and stays in L3; for each MC-row block of A
 // (in L2), every NR-column micro-panel of B (in L1) meets every MR-row
 // micro-panel of A.
-const (
+var (
 	gemmKC = 256
 	gemmMC = 144 // a multiple of both tile heights (12 and 6)
 	gemmNC = 2048
@@ -19,7 +19,7 @@ const (
 // is read in place unless many column panels reuse it. Strides that are a
 // multiple of 4 KiB are always packed: their rows would fight over the same
 // L1 sets.
-const (
+var (
 	gemmPackBMinRows   = 96
 	gemmPackAMinPanels = 4
 	gemmBadStride      = 1024
@@ -27,9 +27,32 @@ const (
 
 type gemmBuffers struct{ a, b []float32 }
 
-var gemmBufPool = sync.Pool{New: func() any {
+// gemmFree holds packing buffers between calls. Unlike a sync.Pool it is never
+// emptied by the garbage collector, so steady-state calls allocate nothing; it
+// grows to the largest number of concurrent Sgemm calls seen.
+var gemmFree struct {
+	sync.Mutex
+	bufs []*gemmBuffers
+}
+
+func getGemmBuffers() *gemmBuffers {
+	gemmFree.Lock()
+	defer gemmFree.Unlock()
+	if n := len(gemmFree.bufs); n > 0 {
+		b := gemmFree.bufs[n-1]
+		gemmFree.bufs = gemmFree.bufs[:n-1]
+		if len(b.a) >= gemmMC*gemmKC && len(b.b) >= gemmKC*gemmNC {
+			return b
+		}
+	}
 	return &gemmBuffers{a: make([]float32, gemmMC*gemmKC), b: make([]float32, gemmKC*gemmNC)}
-}}
+}
+
+func putGemmBuffers(b *gemmBuffers) {
+	gemmFree.Lock()
+	gemmFree.bufs = append(gemmFree.bufs, b)
+	gemmFree.Unlock()
+}
 
 // gemmTiles describes one family of generated micro-kernels.
 type gemmTiles struct {
@@ -73,8 +96,8 @@ func sgemmBlocked(t *gemmTiles, transA, transB bool, m, n, k int, alpha float32,
 	nr := t.lanes * t.nv
 	packB := transB || m >= gemmPackBMinRows || (ldb%gemmBadStride == 0 && m > t.mr)
 	packA := n > (gemmPackAMinPanels-1)*nr || (!transA && lda%gemmBadStride == 0 && n > nr)
-	bufs := gemmBufPool.Get().(*gemmBuffers)
-	defer gemmBufPool.Put(bufs)
+	bufs := getGemmBuffers()
+	defer putGemmBuffers(bufs)
 
 	for jc := 0; jc < n; jc += gemmNC {
 		ncb := min(gemmNC, n-jc)
@@ -140,11 +163,28 @@ func packPanelsA(dst []float32, transA bool, a []float32, lda, i0, p0, mcb, kcb,
 			}
 			continue
 		}
-		for r := 0; r < rows; r++ {
-			src := a[(i0+ir+r)*lda+p0 : (i0+ir+r)*lda+p0+kcb]
-			for p, v := range src {
-				panel[p*rows+r] = v
-			}
+		transposeInto(panel, rows, a[(i0+ir)*lda+p0:], lda, rows, kcb)
+	}
+}
+
+// transposeInto writes dst[p·ldd + r] = src[r·lds + p] for r < rows, p < cols,
+// four source rows at a time so that each destination write covers four
+// adjacent floats.
+func transposeInto(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	r := 0
+	for ; r+4 <= rows; r += 4 {
+		s0 := src[r*lds : r*lds+cols]
+		s1 := src[(r+1)*lds : (r+1)*lds+cols]
+		s2 := src[(r+2)*lds : (r+2)*lds+cols]
+		s3 := src[(r+3)*lds : (r+3)*lds+cols]
+		for p := range s0 {
+			d := dst[p*ldd+r : p*ldd+r+4]
+			d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
+		}
+	}
+	for ; r < rows; r++ {
+		for p, v := range src[r*lds : r*lds+cols] {
+			dst[p*ldd+r] = v
 		}
 	}
 }
@@ -161,12 +201,7 @@ func packPanelsB(dst []float32, transB bool, b []float32, ldb, p0, j0, kcb, ncb,
 			if cols < width {
 				clear(panel)
 			}
-			for j := 0; j < cols; j++ {
-				src := b[(j0+jr+j)*ldb+p0 : (j0+jr+j)*ldb+p0+kcb]
-				for p, v := range src {
-					panel[p*width+j] = v
-				}
-			}
+			transposeInto(panel, width, b[(j0+jr)*ldb+p0:], ldb, cols, kcb)
 			continue
 		}
 		for p := 0; p < kcb; p++ {
