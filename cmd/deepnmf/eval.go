@@ -1,0 +1,210 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deepnmf/deepnmf/data"
+	"github.com/deepnmf/deepnmf/nn"
+)
+
+func init() { subcommands = append(subcommands, newEvalCmd) }
+
+// evalResult is what `deepnmf eval --json` prints.
+type evalResult struct {
+	TestAccuracy float64 `json:"test_accuracy"` // percent
+	Correct      int     `json:"correct"`
+	N            int     `json:"n"`
+	Dataset      string  `json:"dataset"`
+	BatchSize    int     `json:"batch_size"`
+	Weights      string  `json:"weights"`
+	Config       string  `json:"config"`
+}
+
+type evalFlags struct {
+	runDir, weights, config, dataset, dataDir string
+	batchSize, threads, limit                 int
+	runningStats, asJSON                      bool
+}
+
+func newEvalCmd() *cobra.Command {
+	var f evalFlags
+	cmd := &cobra.Command{
+		Use:   "eval",
+		Short: "Test accuracy of trained weights on a dataset's test split",
+		Long: `Evaluate trained weights on the test split: batches of --batch-size images in file
+order, CenterCrop to the training crop (28×28 for CIFAR-10, 24×24 for the MNISTs),
+as the official test loop. The networks' BatchNorms use the statistics of each test
+batch (the official track_running_stats=False), so the accuracy depends on the
+batch size; 50 is the official value.
+
+Weights come from --run RUN_DIR (RUN_DIR/final.safetensors, else
+RUN_DIR/checkpoint/model.safetensors, with RUN_DIR/config.json and the run's dataset)
+or from --weights FILE.safetensors with --config FILE.json (or a preset name).
+Weights saved by the official PyTorch code as safetensors (official state_dict keys)
+load directly.`,
+		Example: `  deepnmf eval --weights model.safetensors --config network.json --dataset cifar10
+  deepnmf eval --run runs/cnmf_1x1 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := runEval(f, cmd.Flags().Changed("dataset"))
+			if err != nil {
+				return err
+			}
+			if f.asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				return enc.Encode(res)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "test accuracy %.2f %% (%d/%d) on %s\n", res.TestAccuracy, res.Correct, res.N, res.Dataset)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.runDir, "run", "", "run directory written by `deepnmf train`")
+	fl.StringVar(&f.weights, "weights", "", "weights file (safetensors with the official state_dict keys)")
+	fl.StringVar(&f.config, "config", "", "network config file (official JSON format) or preset name")
+	fl.StringVar(&f.dataset, "dataset", "cifar10", "dataset: cifar10, mnist or fashion-mnist (default with --run: the run's)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "data root (default $DEEPNMF_DATA, else the user cache dir)")
+	fl.IntVar(&f.batchSize, "batch-size", data.DefaultBatchSize, "test batch size (BatchNorm uses each batch's statistics)")
+	fl.IntVar(&f.threads, "threads", 1, "worker threads (shards of every batch)")
+	fl.IntVar(&f.limit, "limit", 0, "evaluate only the first N test images (0 = all)")
+	fl.BoolVar(&f.runningStats, "running-stats", false, "the weights carry BatchNorm running statistics (networks trained with them); use them instead of batch statistics")
+	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+// runOptionsFile is the part of RUN_DIR/run.json that eval reads.
+type runOptionsFile struct {
+	Options struct {
+		Dataset string `json:"dataset"`
+	} `json:"options"`
+}
+
+func runEval(f evalFlags, datasetSet bool) (*evalResult, error) {
+	if f.runDir == "" && f.weights == "" {
+		return nil, errors.New("eval: give --run RUN_DIR, or --weights FILE with --config FILE")
+	}
+	if f.runDir != "" {
+		if f.config == "" {
+			f.config = filepath.Join(f.runDir, "config.json")
+		}
+		if f.weights == "" {
+			f.weights = filepath.Join(f.runDir, "final.safetensors")
+			if _, err := os.Stat(f.weights); err != nil {
+				f.weights = filepath.Join(f.runDir, "checkpoint", "model.safetensors")
+			}
+		}
+		if !datasetSet {
+			if raw, err := os.ReadFile(filepath.Join(f.runDir, "run.json")); err == nil {
+				var ro runOptionsFile
+				if err := json.Unmarshal(raw, &ro); err != nil {
+					return nil, fmt.Errorf("eval: %s: %w", filepath.Join(f.runDir, "run.json"), err)
+				}
+				if ro.Options.Dataset != "" {
+					f.dataset = ro.Options.Dataset
+				}
+			}
+		}
+	}
+	if f.config == "" {
+		return nil, errors.New("eval: --weights needs --config (a network config file or a preset name)")
+	}
+	cfg, err := loadConfigOrPreset(f.config)
+	if err != nil {
+		return nil, err
+	}
+	info, err := data.Lookup(f.dataset)
+	if err != nil {
+		return nil, err
+	}
+	root, err := data.ResolveDir(f.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := data.Load(info.Name, root)
+	if err != nil {
+		return nil, err
+	}
+	if f.batchSize < 1 {
+		return nil, fmt.Errorf("eval: --batch-size %d < 1", f.batchSize)
+	}
+	loader, err := data.NewLoader(ds.Info, &ds.Test, data.LoaderConfig{BatchSize: f.batchSize, Limit: f.limit})
+	if err != nil {
+		return nil, err
+	}
+	c, h, w := loader.Shape()
+	net, err := nn.Build(cfg, nn.Shape{C: c, H: h, W: w}, f.batchSize, nn.Options{Threads: f.threads, RunningStats: f.runningStats}, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer net.Close()
+	if net.Classes() != info.NumClasses() {
+		return nil, fmt.Errorf("eval: the network has %d outputs, %s has %d classes", net.Classes(), info.Name, info.NumClasses())
+	}
+	if err := net.LoadWeights(f.weights); err != nil {
+		return nil, err
+	}
+	correct, n, err := evaluate(net, loader)
+	if err != nil {
+		return nil, err
+	}
+	return &evalResult{
+		TestAccuracy: 100 * float64(correct) / float64(n),
+		Correct:      correct, N: n, Dataset: info.Name, BatchSize: f.batchSize,
+		Weights: f.weights, Config: f.config,
+	}, nil
+}
+
+// loadConfigOrPreset reads a config file, or a preset when no such file exists.
+func loadConfigOrPreset(s string) (*nn.Config, error) {
+	if _, err := os.Stat(s); err == nil {
+		return nn.LoadConfig(s)
+	}
+	cfg, err := nn.Preset(s)
+	if err != nil {
+		return nil, fmt.Errorf("--config %q is neither a file nor a preset: %w", s, err)
+	}
+	return cfg, nil
+}
+
+// evaluate runs every batch of the loader in evaluation mode and counts the
+// images whose largest probability is at the true label (the first maximum
+// on ties, as torch.argmax).
+func evaluate(net *nn.Network, loader *data.Loader) (correct, n int, err error) {
+	net.SetTraining(false)
+	defer net.SetTraining(true)
+	c, h, w := loader.Shape()
+	bs := loader.BatchSize()
+	x := make([]float32, bs*c*h*w)
+	labels := make([]int, bs)
+	classes := net.Classes()
+	for b := 0; b < loader.NumBatches(); b++ {
+		count, err := loader.Fill(0, b, x, labels)
+		if err != nil {
+			return 0, 0, err
+		}
+		p, err := net.Forward(x, count)
+		if err != nil {
+			return 0, 0, fmt.Errorf("batch %d: %w", b, err)
+		}
+		for i := 0; i < count; i++ {
+			row := p[i*classes : (i+1)*classes]
+			best := 0
+			for k, v := range row {
+				if v > row[best] {
+					best = k
+				}
+			}
+			if best == labels[i] {
+				correct++
+			}
+		}
+		n += count
+	}
+	return correct, n, nil
+}

@@ -1,0 +1,266 @@
+package nn
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+)
+
+// NamedTensor is one float32 tensor of a safetensors file.
+type NamedTensor struct {
+	Name  string
+	Shape []int
+	Data  []float32
+}
+
+// maxHeaderLen bounds the JSON header, as the reference implementation does,
+// so a corrupt length cannot make us allocate gigabytes.
+const maxHeaderLen = 100 << 20
+
+type stEntry struct {
+	Dtype   string  `json:"dtype"`
+	Shape   []int   `json:"shape"`
+	Offsets []int64 `json:"data_offsets"`
+}
+
+// WriteSafetensors writes float32 tensors (dtype F32, little-endian) and string
+// metadata to path atomically (temporary file + rename).
+func WriteSafetensors(path string, tensors []NamedTensor, metadata map[string]string) error {
+	sorted := append([]NamedTensor(nil), tensors...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	header := make(map[string]any, len(sorted)+1)
+	if len(metadata) > 0 {
+		header["__metadata__"] = metadata
+	}
+	var off int64
+	for i, t := range sorted {
+		if t.Name == "" || t.Name == "__metadata__" {
+			return fmt.Errorf("safetensors %s: invalid tensor name %q", path, t.Name)
+		}
+		if i > 0 && sorted[i-1].Name == t.Name {
+			return fmt.Errorf("safetensors %s: tensor %q given twice", path, t.Name)
+		}
+		n := 1
+		for _, d := range t.Shape {
+			if d < 0 {
+				return fmt.Errorf("safetensors %s: tensor %q: negative dimension in shape %v", path, t.Name, t.Shape)
+			}
+			n *= d
+		}
+		if n != len(t.Data) {
+			return fmt.Errorf("safetensors %s: tensor %q: shape %v holds %d values, data has %d", path, t.Name, t.Shape, n, len(t.Data))
+		}
+		shape := t.Shape
+		if shape == nil {
+			shape = []int{}
+		}
+		size := int64(4 * n)
+		header[t.Name] = stEntry{Dtype: "F32", Shape: shape, Offsets: []int64{off, off + size}}
+		off += size
+	}
+	hj, err := json.Marshal(header)
+	if err != nil {
+		return fmt.Errorf("safetensors %s: %w", path, err)
+	}
+	// Pad the header with spaces to a multiple of 8 so the data is aligned,
+	// as the reference writer does.
+	for len(hj)%8 != 0 {
+		hj = append(hj, ' ')
+	}
+	buf := make([]byte, 8+len(hj)+int(off))
+	binary.LittleEndian.PutUint64(buf, uint64(len(hj)))
+	copy(buf[8:], hj)
+	p := 8 + len(hj)
+	for _, t := range sorted {
+		for _, v := range t.Data {
+			binary.LittleEndian.PutUint32(buf[p:], math.Float32bits(v))
+			p += 4
+		}
+	}
+	return writeFileAtomic(path, buf)
+}
+
+// ReadSafetensors reads a safetensors file whose tensors are all float32. It
+// checks the header length, the JSON, every dtype, shape and offset, and that
+// the tensors tile the data section exactly; errors name the file and key.
+func ReadSafetensors(path string) (map[string]NamedTensor, map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("safetensors: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("safetensors: %w", err)
+	}
+	var lenBuf [8]byte
+	if _, err := io.ReadFull(f, lenBuf[:]); err != nil {
+		return nil, nil, fmt.Errorf("safetensors %s: file shorter than the 8-byte header length", path)
+	}
+	hlen := binary.LittleEndian.Uint64(lenBuf[:])
+	if hlen > maxHeaderLen || int64(hlen) > st.Size()-8 {
+		return nil, nil, fmt.Errorf("safetensors %s: header length %d does not fit the %d-byte file", path, hlen, st.Size())
+	}
+	hj := make([]byte, hlen)
+	if _, err := io.ReadFull(f, hj); err != nil {
+		return nil, nil, fmt.Errorf("safetensors %s: reading header: %w", path, err)
+	}
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(hj))
+	if err := dec.Decode(&raw); err != nil {
+		return nil, nil, fmt.Errorf("safetensors %s: header is not a JSON object: %w", path, err)
+	}
+	if rest := strings.TrimSpace(string(hj[dec.InputOffset():])); rest != "" {
+		return nil, nil, fmt.Errorf("safetensors %s: trailing bytes after the header JSON", path)
+	}
+	dataLen := st.Size() - 8 - int64(hlen)
+	data := make([]byte, dataLen)
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, nil, fmt.Errorf("safetensors %s: reading data: %w", path, err)
+	}
+	var meta map[string]string
+	type span struct {
+		lo, hi int64
+		name   string
+	}
+	var spans []span
+	out := make(map[string]NamedTensor, len(raw))
+	for name, msg := range raw {
+		if name == "__metadata__" {
+			if err := json.Unmarshal(msg, &meta); err != nil {
+				return nil, nil, fmt.Errorf("safetensors %s: __metadata__ must map strings to strings: %w", path, err)
+			}
+			continue
+		}
+		var e stEntry
+		d := json.NewDecoder(bytes.NewReader(msg))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&e); err != nil {
+			return nil, nil, fmt.Errorf("safetensors %s: tensor %q: bad header entry: %w", path, name, err)
+		}
+		if e.Dtype != "F32" {
+			return nil, nil, fmt.Errorf("safetensors %s: tensor %q has dtype %q; only F32 is supported", path, name, e.Dtype)
+		}
+		if len(e.Offsets) != 2 {
+			return nil, nil, fmt.Errorf("safetensors %s: tensor %q: data_offsets must have 2 entries, got %d", path, name, len(e.Offsets))
+		}
+		n := int64(1)
+		for _, dim := range e.Shape {
+			if dim < 0 {
+				return nil, nil, fmt.Errorf("safetensors %s: tensor %q: negative dimension in shape %v", path, name, e.Shape)
+			}
+			n *= int64(dim)
+			if n > dataLen {
+				return nil, nil, fmt.Errorf("safetensors %s: tensor %q: shape %v exceeds the data section", path, name, e.Shape)
+			}
+		}
+		lo, hi := e.Offsets[0], e.Offsets[1]
+		if lo < 0 || hi < lo || hi > dataLen {
+			return nil, nil, fmt.Errorf("safetensors %s: tensor %q: data_offsets [%d, %d] outside the %d-byte data section", path, name, lo, hi, dataLen)
+		}
+		if hi-lo != 4*n {
+			return nil, nil, fmt.Errorf("safetensors %s: tensor %q: data_offsets span %d bytes, shape %v of F32 needs %d", path, name, hi-lo, e.Shape, 4*n)
+		}
+		vals := make([]float32, n)
+		for i := range vals {
+			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[lo+4*int64(i):]))
+		}
+		out[name] = NamedTensor{Name: name, Shape: e.Shape, Data: vals}
+		spans = append(spans, span{lo, hi, name})
+	}
+	// The tensors must tile the data section without gaps or overlaps.
+	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
+	var pos int64
+	for _, s := range spans {
+		if s.lo != pos {
+			return nil, nil, fmt.Errorf("safetensors %s: tensor %q starts at byte %d, expected %d (gap or overlap in the data section)", path, s.name, s.lo, pos)
+		}
+		pos = s.hi
+	}
+	if pos != dataLen {
+		return nil, nil, fmt.Errorf("safetensors %s: %d trailing bytes after the last tensor", path, dataLen-pos)
+	}
+	return out, meta, nil
+}
+
+// stateTensors lists what SaveWeights writes: every parameter, plus the
+// BatchNorm running statistics when the network keeps them.
+func (n *Network) stateTensors() []NamedTensor {
+	var ts []NamedTensor
+	for _, p := range n.params {
+		ts = append(ts, NamedTensor{Name: p.Key, Shape: p.Shape, Data: p.Data})
+	}
+	for _, l := range n.layers {
+		if bn, ok := l.(*batchNormLayer); ok && bn.running {
+			i := bn.info.Index
+			ts = append(ts,
+				NamedTensor{Name: fmt.Sprintf("%d.running_mean", i), Shape: []int{bn.in.C}, Data: bn.runMean},
+				NamedTensor{Name: fmt.Sprintf("%d.running_var", i), Shape: []int{bn.in.C}, Data: bn.runVar})
+		}
+	}
+	return ts
+}
+
+// SaveWeights writes the parameters under their official state_dict keys and
+// shapes (plus BatchNorm running statistics when enabled), atomically.
+func (n *Network) SaveWeights(path string, metadata map[string]string) error {
+	return WriteSafetensors(path, n.stateTensors(), metadata)
+}
+
+// LoadWeights reads parameters written by SaveWeights or by PyTorch
+// (safetensors of the official state_dict). Every key must be present with its
+// official shape and no other key may appear; nothing changes on error.
+func (n *Network) LoadWeights(path string) error {
+	tensors, _, err := ReadSafetensors(path)
+	if err != nil {
+		return err
+	}
+	want := n.stateTensors()
+	var errs []error
+	for _, w := range want {
+		t, ok := tensors[w.Name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("key %q (shape %v) is missing", w.Name, w.Shape))
+			continue
+		}
+		if !equalShape(t.Shape, w.Shape) {
+			errs = append(errs, fmt.Errorf("key %q has shape %v, the network needs %v", w.Name, t.Shape, w.Shape))
+		}
+		delete(tensors, w.Name)
+	}
+	extra := make([]string, 0, len(tensors))
+	for k := range tensors {
+		extra = append(extra, k)
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		errs = append(errs, fmt.Errorf("unexpected key %q (not a parameter of this network)", k))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("weights %s do not fit the network: %w", path, errors.Join(errs...))
+	}
+	tensors, _, _ = ReadSafetensors(path) // the map was consumed by the check above
+	for _, w := range want {
+		copy(w.Data, tensors[w.Name].Data)
+	}
+	return nil
+}
+
+func equalShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
