@@ -1,0 +1,182 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deepnmf/deepnmf/data"
+	"github.com/deepnmf/deepnmf/nn"
+)
+
+func init() { subcommands = append(subcommands, newInspectCmd) }
+
+type inspectLayer struct {
+	Index       int    `json:"index"`
+	Type        string `json:"type"`
+	Description string `json:"description"`
+	OutputShape []int  `json:"output_shape"` // per sample: [C, H, W]; Unfold [C·kh·kw, positions]; Flatten [features]
+	Parameters  int    `json:"parameters"`
+}
+
+type inspectResult struct {
+	Network         string         `json:"network"`
+	Input           []int          `json:"input"`
+	Layers          []inspectLayer `json:"layers"`
+	ParameterGroups map[string]int `json:"parameter_groups"`
+	TotalParameters int            `json:"total_parameters"`
+}
+
+func newInspectCmd() *cobra.Command {
+	var model, config, dataset, input string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "inspect",
+		Short: "Show a network's layers, output shapes and parameter counts",
+		Long: `Build a network from a preset (--model) or an official network-config file
+(--config) and print the official layer sequence (the index is the state_dict key
+prefix), each layer's output shape for one image, and the parameter count per
+optimiser group (neuron a, neuron b, batchnorm2d, neuron pool) and in total.
+
+The input shape comes from --dataset (its training crop: 3×28×28 for CIFAR-10,
+1×24×24 for the MNISTs) or --input C,H,W (default 3,28,28).
+
+Presets: ` + strings.Join(nn.PresetNames(), ", ") + `.`,
+		Example: `  deepnmf inspect --model cnmf_1x1
+  deepnmf inspect --config network.json --dataset mnist --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var cfg *nn.Config
+			var err error
+			name := model
+			switch {
+			case model != "" && config != "":
+				return errors.New("inspect: give --model or --config, not both")
+			case model != "":
+				cfg, err = nn.Preset(model)
+			case config != "":
+				cfg, err = nn.LoadConfig(config)
+				name = config
+			default:
+				return errors.New("inspect: give --model PRESET or --config FILE")
+			}
+			if err != nil {
+				return err
+			}
+			in := nn.Shape{C: 3, H: 28, W: 28}
+			if cmd.Flags().Changed("dataset") && cmd.Flags().Changed("input") {
+				return errors.New("inspect: give --dataset or --input, not both")
+			}
+			if dataset != "" {
+				info, err := data.Lookup(dataset)
+				if err != nil {
+					return err
+				}
+				in = nn.Shape{C: info.Channels, H: info.Crop, W: info.Crop}
+			} else if in, err = parseShape(input); err != nil {
+				return err
+			}
+			res, err := inspectNetwork(name, cfg, in)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+			}
+			printInspect(cmd.OutOrStdout(), res)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&model, "model", "", "network preset: "+strings.Join(nn.PresetNames(), ", "))
+	f.StringVar(&config, "config", "", "network config file in the official JSON format")
+	f.StringVar(&dataset, "dataset", "", "take the input shape from this dataset's crop (cifar10, mnist, fashion-mnist)")
+	f.StringVar(&input, "input", "3,28,28", "input shape C,H,W")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func parseShape(s string) (nn.Shape, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 3 {
+		return nn.Shape{}, fmt.Errorf("--input %q: want C,H,W", s)
+	}
+	var v [3]int
+	for i, p := range parts {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 1 {
+			return nn.Shape{}, fmt.Errorf("--input %q: %q is not a positive integer", s, p)
+		}
+		v[i] = n
+	}
+	return nn.Shape{C: v[0], H: v[1], W: v[2]}, nil
+}
+
+func inspectNetwork(name string, cfg *nn.Config, in nn.Shape) (*inspectResult, error) {
+	net, err := nn.Build(cfg, in, 1, nn.Options{}, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer net.Close()
+	res := &inspectResult{Network: name, Input: []int{in.C, in.H, in.W}, ParameterGroups: map[string]int{}}
+	for _, l := range net.Layers() {
+		shape := []int{l.Out.C, l.Out.H, l.Out.W}
+		switch l.Type {
+		case "Unfold":
+			shape = []int{l.Out.C, l.Out.H * l.Out.W}
+		case "Flatten":
+			shape = []int{l.Out.C}
+		}
+		res.Layers = append(res.Layers, inspectLayer{Index: l.Index, Type: l.Type, Description: l.Desc, OutputShape: shape, Parameters: l.Params})
+	}
+	total, per := net.ParamCount()
+	res.TotalParameters = total
+	for g := nn.Group(0); g < nn.NumGroups; g++ {
+		res.ParameterGroups[g.String()] = per[g]
+	}
+	return res, nil
+}
+
+func printInspect(w io.Writer, res *inspectResult) {
+	fmt.Fprintf(w, "network %s, input %d×%d×%d\n\n", res.Network, res.Input[0], res.Input[1], res.Input[2])
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "index\tlayer\toutput\tparameters")
+	for _, l := range res.Layers {
+		dims := make([]string, len(l.OutputShape))
+		for i, d := range l.OutputShape {
+			dims[i] = strconv.Itoa(d)
+		}
+		params := ""
+		if l.Parameters > 0 {
+			params = groupDigits(l.Parameters)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", l.Index, l.Description, strings.Join(dims, "×"), params)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for g := nn.Group(0); g < nn.NumGroups; g++ {
+		fmt.Fprintf(tw, "%s\t%s\t\n", g, groupDigits(res.ParameterGroups[g.String()]))
+	}
+	fmt.Fprintf(tw, "total\t%s\t\n", groupDigits(res.TotalParameters))
+	tw.Flush()
+}
+
+// groupDigits formats 167886 as 167,886.
+func groupDigits(n int) string {
+	s := strconv.Itoa(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
