@@ -1,0 +1,98 @@
+package main
+
+import (
+	"image"
+	"image/color"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/deepnmf/deepnmf/data"
+)
+
+// A 32×32 image must be prepared exactly as the test loader prepares it
+// (CenterCrop 28, /255); a 64×64 image made of 2×2 blocks of the same pixels
+// must downscale back to it.
+func TestPredictImageMatchesEvalLoader(t *testing.T) {
+	info, err := data.Lookup("cifar10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	split := data.Split{N: 1, C: 3, H: 32, W: 32, Images: make([]uint8, 3*32*32), Labels: []uint8{0}}
+	for i := range split.Images {
+		split.Images[i] = uint8(r.IntN(256))
+	}
+	loader, err := data.NewLoader(info, &split, data.EvalConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, 3*28*28)
+	if _, err := loader.Fill(0, 0, want, make([]int, 1)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, scale := range []int{1, 2} {
+		img := image.NewNRGBA(image.Rect(0, 0, 32*scale, 32*scale))
+		for y := range 32 * scale {
+			for x := range 32 * scale {
+				p := (y/scale)*32 + x/scale
+				img.SetNRGBA(x, y, color.NRGBA{split.Images[p], split.Images[1024+p], split.Images[2048+p], 255})
+			}
+		}
+		path := filepath.Join(dir, "img.png")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, img); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		got := make([]float32, len(want))
+		if err := loadImage(path, info, got); err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("scale %d: value %d = %v, the eval loader gives %v", scale, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// Non-square images smaller and larger than 32 pixels are scaled and cropped
+// without reading outside the image.
+func TestPredictImageOddSizes(t *testing.T) {
+	info, err := data.Lookup("mnist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, size := range [][2]int{{20, 50}, {1, 1}, {97, 33}} {
+		img := image.NewGray(image.Rect(0, 0, size[0], size[1]))
+		for i := range img.Pix {
+			img.Pix[i] = uint8(i * 7)
+		}
+		path := filepath.Join(dir, "odd.png")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, img); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		got := make([]float32, 24*24)
+		if err := loadImage(path, info, got); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range got {
+			if !(v >= 0 && v <= 1) {
+				t.Fatalf("%v: value %d = %v outside [0,1]", size, i, v)
+			}
+		}
+	}
+}

@@ -1,0 +1,326 @@
+// Package train trains the paper's networks with the official protocol
+// (spec §3): the loss, one Adam and one ReduceLROnPlateau per parameter group,
+// the float32 stop rule, an epoch engine with hooks, metrics.csv, atomic
+// checkpoints and bit-identical resume.
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/deepnmf/deepnmf/nn"
+)
+
+// Config is the training protocol. DefaultConfig is the official one.
+type Config struct {
+	Epochs   int                   // epoch cap (official 500)
+	LossMode LossMode              // spec §3.2
+	LR       [nn.NumGroups]float64 // initial rate per group, in nn.Group order
+	Adam     AdamConfig
+	Plateau  PlateauConfig
+	LRLimit  float64 // stop once float32(max lr) < LRLimit (official 1e-9)
+}
+
+// DefaultConfig is the official protocol (spec §3.3, §6 item 8): neuron a 0.01,
+// neuron b, batchnorm2d and neuron pool 0.001.
+func DefaultConfig() Config {
+	return Config{
+		Epochs:   500,
+		LossMode: LossMSEKL,
+		LR:       [nn.NumGroups]float64{0.01, 0.001, 0.001, 0.001},
+		Adam:     DefaultAdam(),
+		Plateau:  DefaultPlateau(),
+		LRLimit:  1e-9,
+	}
+}
+
+// TrainData yields the shuffled, augmented training batches. Batch b of epoch
+// e must be a pure function of (e, b) and the data's own fixed settings, so
+// that a resumed run sees the same batches as an uninterrupted one.
+type TrainData interface {
+	Images() int // images per epoch
+	Batches() int
+	// Batch writes batch b of epoch e as NCHW float32 into x and its labels
+	// into labels and returns the number of images.
+	Batch(epoch, b int, x []float32, labels []int) (int, error)
+}
+
+// TestData yields the evaluation batches in a fixed order.
+type TestData interface {
+	Images() int
+	Batches() int
+	Batch(b int, x []float32, labels []int) (int, error)
+}
+
+// Model is what the engine needs of a network; *nn.Network implements it.
+type Model interface {
+	Params() []*nn.Param
+	Forward(x []float32, batch int) ([]float32, error)
+	Backward(gradOut []float32) error
+	SetTraining(training bool)
+	Classes() int
+}
+
+// Metrics is one row of metrics.csv.
+type Metrics struct {
+	Epoch             int       `json:"epoch"`
+	TrainLossPerImage float64   `json:"train_loss_per_image"`
+	TrainLossSum      float64   `json:"train_loss_sum"` // the scheduler's input
+	TrainCorrect      int       `json:"train_correct"`
+	TrainImages       int       `json:"train_images"`
+	TestCorrect       int       `json:"test_correct"`
+	TestImages        int       `json:"test_images"`
+	LRs               []float64 `json:"lrs"` // per optimiser after the scheduler step
+	TrainSeconds      float64   `json:"train_s"`
+	TestSeconds       float64   `json:"test_s"`
+	Params            int       `json:"params"`
+}
+
+// TrainAcc and TestAcc are percentages, as in the reference CSV.
+func (m Metrics) TrainAcc() float64 { return percent(m.TrainCorrect, m.TrainImages) }
+func (m Metrics) TestAcc() float64  { return percent(m.TestCorrect, m.TestImages) }
+
+func percent(n, total int) float64 {
+	if total == 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(total)
+}
+
+// LRMax is the largest learning rate over all groups.
+func (m Metrics) LRMax() float64 {
+	v := 0.0
+	for _, lr := range m.LRs {
+		v = max(v, lr)
+	}
+	return v
+}
+
+// Hooks observe the engine; any field may be nil.
+type Hooks struct {
+	EpochStart func(epoch, batches int)
+	BatchDone  func(epoch, batch, images int, loss float32)
+	TestStart  func(epoch, batches int)
+	TestBatch  func(epoch, batch, images int)
+	// EpochDone runs after the epoch's metrics and checkpoint are final.
+	EpochDone func(m Metrics)
+}
+
+// ErrInterrupted is returned when the context is cancelled: the current
+// epoch is abandoned and the last checkpoint is left as it was.
+var ErrInterrupted = errors.New("training interrupted")
+
+// ErrNotFinite is wrapped when a loss or a weight becomes NaN or infinite.
+var ErrNotFinite = errors.New("non-finite value")
+
+// Engine runs epochs: train, scheduler step, test, metrics, checkpoint, stop rule.
+type Engine struct {
+	Model Model
+	Opt   *Optimizers
+	Cfg   Config
+	Train TrainData
+	Test  TestData
+	// MaxBatch sizes the batch buffers; every data batch must fit.
+	MaxBatch int
+	// InputLen is the number of float32 values of one image.
+	InputLen int
+	// Checkpoint writes the state after an epoch (nil: none). It must leave the
+	// previous checkpoint intact if it fails.
+	Checkpoint func(e *Engine) error
+	Hooks      Hooks
+
+	// Epoch is the index of the next epoch to run (restored on resume).
+	Epoch int
+	// History holds every finished epoch's metrics.
+	History []Metrics
+	// Stopped is set when the stop rule ended training (the epoch cap is
+	// Cfg.Epochs and may be raised on resume; the stop rule is final).
+	Stopped bool
+
+	x      []float32
+	labels []int
+	grad   []float32
+}
+
+// Run trains until the stop rule fires, the epoch cap is reached, ctx is
+// cancelled (ErrInterrupted) or an error occurs. Epochs already in History are
+// not repeated.
+func (e *Engine) Run(ctx context.Context) error {
+	if e.MaxBatch < 1 || e.InputLen < 1 {
+		return fmt.Errorf("train: engine needs MaxBatch and InputLen, got %d and %d", e.MaxBatch, e.InputLen)
+	}
+	classes := e.Model.Classes()
+	e.x = make([]float32, e.MaxBatch*e.InputLen)
+	e.labels = make([]int, e.MaxBatch)
+	e.grad = make([]float32, e.MaxBatch*classes)
+	for !e.Stopped && e.Epoch < e.Cfg.Epochs {
+		m, err := e.runEpoch(ctx)
+		if err != nil {
+			return err
+		}
+		e.History = append(e.History, m)
+		e.Epoch++
+		if ShouldStop(m.LRs, e.Cfg.LRLimit) {
+			e.Stopped = true
+		}
+		if e.Checkpoint != nil {
+			if err := e.Checkpoint(e); err != nil {
+				return fmt.Errorf("train: checkpoint after epoch %d: %w", m.Epoch, err)
+			}
+		}
+		if e.Hooks.EpochDone != nil {
+			e.Hooks.EpochDone(m)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) runEpoch(ctx context.Context) (Metrics, error) {
+	epoch := e.Epoch
+	m := Metrics{Epoch: epoch}
+	for _, p := range e.Model.Params() {
+		m.Params += len(p.Data)
+	}
+	classes := e.Model.Classes()
+
+	start := time.Now()
+	e.Model.SetTraining(true)
+	nb := e.Train.Batches()
+	if e.Hooks.EpochStart != nil {
+		e.Hooks.EpochStart(epoch, nb)
+	}
+	for b := range nb {
+		if ctx.Err() != nil {
+			return m, fmt.Errorf("%w during epoch %d (batch %d of %d)", ErrInterrupted, epoch, b, nb)
+		}
+		n, err := e.Train.Batch(epoch, b, e.x, e.labels)
+		if err != nil {
+			return m, fmt.Errorf("train: epoch %d batch %d: %w", epoch, b, err)
+		}
+		probs, err := e.Model.Forward(e.x[:n*e.InputLen], n)
+		if err != nil {
+			return m, fmt.Errorf("train: epoch %d batch %d: forward: %w", epoch, b, err)
+		}
+		m.TrainCorrect += countCorrect(probs, e.labels[:n], classes)
+		grad := e.grad[:n*classes]
+		loss, err := Loss(e.Cfg.LossMode, probs, e.labels[:n], classes, grad)
+		if err != nil {
+			return m, fmt.Errorf("train: epoch %d batch %d: %w", epoch, b, err)
+		}
+		if !isFinite32(loss) {
+			return m, fmt.Errorf("train: epoch %d batch %d: loss is %v: %w", epoch, b, loss, ErrNotFinite)
+		}
+		if err := e.Model.Backward(grad); err != nil {
+			return m, fmt.Errorf("train: epoch %d batch %d: backward: %w", epoch, b, err)
+		}
+		e.Opt.Step()
+		if key, ok := firstNonFinite(e.Model.Params()); !ok {
+			return m, fmt.Errorf("train: epoch %d batch %d: parameter %s has a non-finite value after the optimiser step: %w",
+				epoch, b, key, ErrNotFinite)
+		}
+		// loss.item() added to a Python float (spec §3.3).
+		m.TrainLossSum += float64(loss)
+		m.TrainImages += n
+		if e.Hooks.BatchDone != nil {
+			e.Hooks.BatchDone(epoch, b, n, loss)
+		}
+	}
+	m.TrainSeconds = time.Since(start).Seconds()
+	if m.TrainImages > 0 {
+		m.TrainLossPerImage = m.TrainLossSum / float64(m.TrainImages)
+	}
+	// The official loop steps the schedulers after training and before testing.
+	e.Opt.EpochEnd(m.TrainLossSum)
+	m.LRs = e.Opt.LRs()
+
+	start = time.Now()
+	correct, images, err := e.evaluate(ctx, epoch)
+	if err != nil {
+		return m, err
+	}
+	m.TestCorrect, m.TestImages = correct, images
+	m.TestSeconds = time.Since(start).Seconds()
+	if ctx.Err() != nil {
+		return m, fmt.Errorf("%w at the end of epoch %d, before its checkpoint", ErrInterrupted, epoch)
+	}
+	return m, nil
+}
+
+func (e *Engine) evaluate(ctx context.Context, epoch int) (correct, images int, err error) {
+	classes := e.Model.Classes()
+	e.Model.SetTraining(false)
+	defer e.Model.SetTraining(true)
+	nb := e.Test.Batches()
+	if e.Hooks.TestStart != nil {
+		e.Hooks.TestStart(epoch, nb)
+	}
+	for b := range nb {
+		if ctx.Err() != nil {
+			return 0, 0, fmt.Errorf("%w while testing after epoch %d", ErrInterrupted, epoch)
+		}
+		n, err := e.Test.Batch(b, e.x, e.labels)
+		if err != nil {
+			return 0, 0, fmt.Errorf("train: test batch %d: %w", b, err)
+		}
+		probs, err := e.Model.Forward(e.x[:n*e.InputLen], n)
+		if err != nil {
+			return 0, 0, fmt.Errorf("train: test batch %d after epoch %d: forward: %w", b, epoch, err)
+		}
+		correct += countCorrect(probs, e.labels[:n], classes)
+		images += n
+		if e.Hooks.TestBatch != nil {
+			e.Hooks.TestBatch(epoch, b, n)
+		}
+	}
+	return correct, images, nil
+}
+
+// Evaluate runs the test set once and returns the number of correct images.
+func Evaluate(ctx context.Context, model Model, test TestData, maxBatch, inputLen int) (correct, images int, err error) {
+	e := &Engine{Model: model, Test: test, MaxBatch: maxBatch, InputLen: inputLen}
+	e.x = make([]float32, maxBatch*inputLen)
+	e.labels = make([]int, maxBatch)
+	return e.evaluate(ctx, -1)
+}
+
+// countCorrect counts rows whose first maximal probability is at the label,
+// as torch.argmax picks the first maximum.
+func countCorrect(probs []float32, labels []int, classes int) int {
+	n := 0
+	for b, l := range labels {
+		if Argmax(probs[b*classes:(b+1)*classes]) == l {
+			n++
+		}
+	}
+	return n
+}
+
+// Argmax returns the index of the first largest value.
+func Argmax(row []float32) int {
+	best := 0
+	for i, v := range row {
+		if v > row[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func isFinite32(v float32) bool {
+	return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0)
+}
+
+func firstNonFinite(params []*nn.Param) (string, bool) {
+	for _, p := range params {
+		for _, v := range p.Data {
+			// v−v is NaN for both NaN and ±Inf and 0 otherwise.
+			if v-v != 0 {
+				return p.Key, false
+			}
+		}
+	}
+	return "", true
+}
