@@ -36,6 +36,9 @@ type Options struct {
 	BatchSize  int                   `json:"batch_size"`
 	LR         [nn.NumGroups]float64 `json:"lr"` // neuron a, neuron b, batchnorm2d, neuron pool
 	LossMode   int                   `json:"loss_mode"`
+	// RunningStats makes BatchNorm keep running statistics (momentum 0.1) and
+	// use them at evaluation, instead of the official batch statistics.
+	RunningStats bool `json:"running_stats"`
 }
 
 // DefaultOptions is the paper's protocol: cnmf_1x1 on CIFAR-10, seed 21.
@@ -185,7 +188,7 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 	}
 
 	in := nn.Shape{C: ds.Channels, H: ds.Crop, W: ds.Crop}
-	net, err := nn.Build(netCfg, in, opts.BatchSize, nn.Options{Threads: opts.Threads, Backward: method, Iterations: opts.Iterations}, opts.Seed)
+	net, err := nn.Build(netCfg, in, opts.BatchSize, nn.Options{Threads: opts.Threads, Backward: method, Iterations: opts.Iterations, RunningStats: opts.RunningStats}, opts.Seed)
 	if err != nil {
 		return nil, err
 	}

@@ -118,6 +118,17 @@ func checkUnchanged(t *testing.T, dir string, before map[string][]byte) {
 }
 
 func TestResumeIsBitIdentical(t *testing.T) {
+	t.Run("batch-stats", func(t *testing.T) { testResume(t, false) })
+	// Running BatchNorm statistics are state too: they travel in the weights.
+	t.Run("running-stats", func(t *testing.T) { testResume(t, true) })
+}
+
+func testResume(t *testing.T, runningStats bool) {
+	tinyOptions := func(epochs int) Options {
+		o := tinyOptions(epochs)
+		o.RunningStats = runningStats
+		return o
+	}
 	ds := syntheticCIFAR(t, 200, 100)
 	root := t.TempDir()
 	ctx := context.Background()

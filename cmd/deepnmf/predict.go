@@ -36,7 +36,7 @@ type classScore struct {
 func newPredictCmd() *cobra.Command {
 	var runDir, weights, configPath, dataset string
 	var top, threads int
-	var asJSON bool
+	var asJSON, runningStats bool
 	cmd := &cobra.Command{
 		Use:   "predict [flags] IMAGE...",
 		Short: "Classify PNG/JPEG images with a trained network",
@@ -55,7 +55,8 @@ All files given form ONE batch. The networks use BatchNorm with batch statistics
 at evaluation too (as the official code, track_running_stats=False), so an image's
 probabilities depend on the other images of the batch: a single image is
 normalised with its own statistics only. For results comparable with the test
-accuracy, pass about 50 varied images at a time.
+accuracy, pass about 50 varied images at a time. (Networks trained with
+--running-stats use their running statistics instead and do not depend on the batch.)
 
 Weights: --run RUN_DIR (final.safetensors, else the last checkpoint, with the run's
 config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME].`,
@@ -74,6 +75,9 @@ config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME
 				if !cmd.Flags().Changed("dataset") {
 					dataset = info.Options.Dataset
 				}
+				if !cmd.Flags().Changed("running-stats") {
+					runningStats = info.Options.RunningStats
+				}
 				if configPath == "" {
 					configPath = filepath.Join(runDir, "config.json")
 				}
@@ -87,11 +91,7 @@ config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME
 			if configPath == "" {
 				return errors.New("--weights needs --config (a config file or a preset name)")
 			}
-			if _, statErr := os.Stat(configPath); statErr == nil {
-				cfg, err = nn.LoadConfig(configPath)
-			} else {
-				cfg, err = nn.Preset(configPath)
-			}
+			cfg, err = loadConfigOrPreset(configPath)
 			if err != nil {
 				return err
 			}
@@ -106,7 +106,7 @@ config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME
 					return err
 				}
 			}
-			net, err := nn.Build(cfg, in, len(files), nn.Options{Threads: threads}, 0)
+			net, err := nn.Build(cfg, in, len(files), nn.Options{Threads: threads, RunningStats: runningStats}, 0)
 			if err != nil {
 				return err
 			}
@@ -162,6 +162,7 @@ config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME
 	f.IntVar(&top, "top", 3, "number of classes to print per image")
 	f.IntVar(&threads, "threads", 1, "goroutines")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.BoolVar(&runningStats, "running-stats", false, "the weights carry BatchNorm running statistics; use them (default with --run: as the run was trained)")
 	return cmd
 }
 

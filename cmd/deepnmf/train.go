@@ -93,7 +93,7 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 				}
 				// Only explicitly given flags override the saved run.
 				for _, name := range []string{"model", "config", "dataset", "seed", "backward", "iterations",
-					"limit-train", "limit-test", "augment", "batch-size", "lr-a", "lr-b", "lr-bn", "lr-pool", "loss-mode"} {
+					"limit-train", "limit-test", "augment", "batch-size", "lr-a", "lr-b", "lr-bn", "lr-pool", "loss-mode", "running-stats"} {
 					if cmd.Flags().Changed(name) {
 						return fmt.Errorf("--%s cannot change on --resume (the run keeps its options; only --epochs, --threads and --data-dir may be given)", name)
 					}
@@ -168,6 +168,7 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 	f.Float64Var(&opts.LR[nn.GroupBatchNorm], "lr-bn", opts.LR[nn.GroupBatchNorm], "initial learning rate of the batchnorm2d group")
 	f.Float64Var(&opts.LR[nn.GroupPool], "lr-pool", opts.LR[nn.GroupPool], "initial learning rate of the neuron pool group")
 	f.IntVar(&opts.LossMode, "loss-mode", opts.LossMode, "0 = (0.5·MSE + KL)/1.5 (official), 1 = cross-entropy on the probabilities")
+	f.BoolVar(&opts.RunningStats, "running-stats", false, "BatchNorm keeps running statistics and uses them at evaluation (the official code uses batch statistics)")
 	f.BoolVar(&noFetch, "no-fetch", false, "never download a missing dataset")
 	return cmd
 }
