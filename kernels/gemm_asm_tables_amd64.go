@@ -14,9 +14,9 @@ const (
 
 type gemmKernel512 = func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int, mask uint16)
 
-type gemmKernel256 = func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int, mask *int32)
+type gemmKernel256 = func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int)
 
-// gemmKernels512[mr-1][nv-1] computes an mr × (nv·16) tile.
+// gemmKernels512[mr-1][nv-1] computes an mr-row tile of nv vectors.
 var gemmKernels512 = [12][2]gemmKernel512{
 	{gemmAVX512_1x1, gemmAVX512_1x2},
 	{gemmAVX512_2x1, gemmAVX512_2x2},
@@ -32,6 +32,7 @@ var gemmKernels512 = [12][2]gemmKernel512{
 	{gemmAVX512_12x1, gemmAVX512_12x2},
 }
 
+// gemmKernels256[mr-1][nv-1] computes an mr-row tile of nv vectors.
 var gemmKernels256 = [6][2]gemmKernel256{
 	{gemmAVX2_1x1, gemmAVX2_1x2},
 	{gemmAVX2_2x1, gemmAVX2_2x2},
@@ -39,13 +40,4 @@ var gemmKernels256 = [6][2]gemmKernel256{
 	{gemmAVX2_4x1, gemmAVX2_4x2},
 	{gemmAVX2_5x1, gemmAVX2_5x2},
 	{gemmAVX2_6x1, gemmAVX2_6x2},
-}
-
-var gemmKernels256Edge = [6][2]gemmKernel256{
-	{gemmAVX2_1x1_edge, gemmAVX2_1x2_edge},
-	{gemmAVX2_2x1_edge, gemmAVX2_2x2_edge},
-	{gemmAVX2_3x1_edge, gemmAVX2_3x2_edge},
-	{gemmAVX2_4x1_edge, gemmAVX2_4x2_edge},
-	{gemmAVX2_5x1_edge, gemmAVX2_5x2_edge},
-	{gemmAVX2_6x1_edge, gemmAVX2_6x2_edge},
 }

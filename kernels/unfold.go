@@ -116,7 +116,12 @@ func UnfoldNCHW(g UnfoldGeom, x, out []float32) error {
 						xr := xc[(h0+i*g.DilH)*g.W:]
 						dr := dc[i*g.KW : (i+1)*g.KW]
 						if g.DilW == 1 {
-							copy(dr[jlo:jhi], xr[w0+jlo:w0+jhi])
+							// An explicit loop: the runs are a kernel row long
+							// (5 here), too short for copy's call to pay.
+							d, s := dr[jlo:jhi], xr[w0+jlo:w0+jhi]
+							for j := range d {
+								d[j] = s[j]
+							}
 							continue
 						}
 						for j := jlo; j < jhi; j++ {
