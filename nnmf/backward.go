@@ -36,20 +36,25 @@ func (l *Layer) Backward(ws *Workspace, x []float32, rows int, w, h, gradH, grad
 	if rows == 0 {
 		return nil
 	}
-	x, h, gradH, gradX = x[:rows*d], h[:rows*k], gradH[:rows*k], gradX[:rows*d]
 	w, gradW = w[:k*d], gradW[:k*d]
-	switch l.Method {
-	case Approx:
-		l.approx(ws, x, rows, w, h, gradH, gradX, gradW)
-	case Unrolled:
-		l.unrolled(ws, x, rows, w, h, gradH, gradX, gradW)
-	case LastIter:
-		l.lastIter(ws, x, rows, w, h, gradH, gradX, gradW, 1)
-	case LastIterSqrtT:
-		l.lastIter(ws, x, rows, w, h, gradH, gradX, gradW, float32(math.Sqrt(float64(l.Iterations))))
-	case Implicit:
-		l.implicit(ws, x, rows, w, h, gradH, gradX, gradW)
+	sqrtT := float32(math.Sqrt(float64(l.Iterations)))
+	for r0 := 0; r0 < rows; r0 += ws.block {
+		n := min(ws.block, rows-r0)
+		xb, hb, gb, gxb := x[r0*d:(r0+n)*d], h[r0*k:(r0+n)*k], gradH[r0*k:(r0+n)*k], gradX[r0*d:(r0+n)*d]
+		switch l.Method {
+		case Approx:
+			l.approx(ws, xb, n, w, hb, gb, gxb, gradW)
+		case Unrolled:
+			l.unrolled(ws, xb, n, w, gb, gxb, gradW, r0, rows)
+		case LastIter:
+			l.lastIter(ws, xb, n, w, ws.hist[r0*k:(r0+n)*k], gb, gxb, gradW, 1)
+		case LastIterSqrtT:
+			l.lastIter(ws, xb, n, w, ws.hist[r0*k:(r0+n)*k], gb, gxb, gradW, sqrtT)
+		case Implicit:
+			l.implicit(ws, xb, n, w, hb, gb, gxb, gradW)
+		}
 	}
+	gradX = gradX[:rows*d]
 	if i := firstNonFinite(gradX); i >= 0 {
 		return l.notFinite("input gradient", i)
 	}
@@ -63,15 +68,21 @@ func (l *Layer) Backward(ws *Workspace, x []float32, rows int, w, h, gradH, grad
 // local rule (§1.6) for gradW:
 //
 //	r = 1/(h·W + 1e-20), F = x⊙r, gradX = r ⊙ ((h⊙g)·W),
-//	gradW += (h⊙g)ᵀF − hᵀ(F⊙gradX).
+//	gradW += (h⊙g)ᵀF − hᵀ(F⊙gradX) = [h⊙g; −h]ᵀ·[F; F⊙gradX],
+//
+// the last as one GEMM of depth 2·rows, which halves the traffic on gradW.
 func (l *Layer) approx(ws *Workspace, x []float32, rows int, w, h, g, gradX, gradW []float32) {
 	k, d := l.Out, l.In
-	recon := ws.bufD[0][:rows*d] // R, then F
-	fg := ws.bufD[1][:rows*d]    // F ⊙ gradX
-	hg := ws.bufK[0][:rows*k]
+	n := rows * d
+	recon := ws.bufD[0][:n]   // R, then F
+	fg := ws.bufD[0][n : 2*n] // F ⊙ gradX
+	hg := ws.bufK[0][:rows*k] // h ⊙ g
+	negH := ws.bufK[0][rows*k : 2*rows*k]
+	x, gradX, h, g = x[:n], gradX[:n], h[:rows*k], g[:rows*k]
 	kernels.Sgemm(false, false, rows, d, k, 1, h, k, w, d, 0, recon, d)
-	for i := range hg {
-		hg[i] = h[i] * g[i]
+	for i, hv := range h {
+		hg[i] = hv * g[i]
+		negH[i] = -hv
 	}
 	kernels.Sgemm(false, false, rows, d, k, 1, hg, k, w, d, 0, gradX, d)
 	if l.LocalLearning && !l.LocalLearningKL {
@@ -91,8 +102,7 @@ func (l *Layer) approx(ws *Workspace, x []float32, rows int, w, h, g, gradX, gra
 	}
 	switch {
 	case !l.LocalLearning:
-		kernels.Sgemm(true, false, k, d, rows, 1, hg, k, recon, d, 1, gradW, d)
-		kernels.Sgemm(true, false, k, d, rows, -1, h, k, fg, d, 1, gradW, d)
+		kernels.Sgemm(true, false, k, d, 2*rows, 1, ws.bufK[0][:2*rows*k], k, ws.bufD[0][:2*n], d, 1, gradW, d)
 	case l.LocalLearningKL:
 		// −Σ_rows h_k·x_d/(R_d + 1e-20) = −hᵀF.
 		kernels.Sgemm(true, false, k, d, rows, -1, h, k, recon, d, 1, gradW, d)
@@ -100,15 +110,17 @@ func (l *Layer) approx(ws *Workspace, x []float32, rows int, w, h, g, gradX, gra
 }
 
 // unrolled is exact reverse-mode differentiation of the T stored iterations
-// (spec §1.5).
-func (l *Layer) unrolled(ws *Workspace, x []float32, rows int, w, h, g, gradX, gradW []float32) {
+// (spec §1.5) for the block of rows starting at row r0 of the total stored by
+// Forward.
+func (l *Layer) unrolled(ws *Workspace, x []float32, rows int, w, g, gradX, gradW []float32, r0, total int) {
 	k, t := l.Out, l.Iterations
 	gbar := ws.bufK[3][:rows*k]
 	hbar := ws.bufK[4][:rows*k]
 	copy(gbar, g)
 	clear(gradX)
 	for it := t; it >= 1; it-- {
-		hp := ws.hist[(it-1)*rows*k : it*rows*k]
+		base := (it-1)*total*k + r0*k
+		hp := ws.hist[base : base+rows*k]
 		l.reverseStep(ws, x, rows, w, hp, gbar, gradX, gradW, hbar, 1)
 		gbar, hbar = hbar, gbar
 	}
@@ -116,9 +128,9 @@ func (l *Layer) unrolled(ws *Workspace, x []float32, rows int, w, h, g, gradX, g
 
 // lastIter backpropagates through the last iteration only, from the stored
 // h^{T−1} (spec §1.7 items 3 and 4), scaling both gradients by scale.
-func (l *Layer) lastIter(ws *Workspace, x []float32, rows int, w, h, g, gradX, gradW []float32, scale float32) {
+func (l *Layer) lastIter(ws *Workspace, x []float32, rows int, w, hPrev, g, gradX, gradW []float32, scale float32) {
 	clear(gradX)
-	l.reverseStep(ws, x, rows, w, ws.hist[:rows*l.Out], g, gradX, gradW, nil, scale)
+	l.reverseStep(ws, x, rows, w, hPrev, g, gradX, gradW, nil, scale)
 }
 
 // reverseStep is the vector-Jacobian product of one update h^t = N(f(h^{t−1}))
@@ -126,11 +138,14 @@ func (l *Layer) lastIter(ws *Workspace, x []float32, rows int, w, h, g, gradX, g
 // scale·∂L/∂W into gradW and, if hbar is not nil, overwrites hbar with ∂L/∂h^{t−1}.
 func (l *Layer) reverseStep(ws *Workspace, x []float32, rows int, w, hp, gbar, gradX, gradW, hbar []float32, scale float32) {
 	k, d := l.Out, l.In
-	recon := ws.bufD[0][:rows*d]
-	q := ws.bufD[1][:rows*d]
-	qbar := ws.bufD[2][:rows*d]
-	u := ws.bufK[0][:rows*k]
-	ubar := ws.bufK[1][:rows*k]
+	n := rows * d
+	recon := ws.bufD[1][:n]
+	q := ws.bufD[0][:n]         // q, then [q; R̄] for the merged W̄ product
+	qbar := ws.bufD[0][n : 2*n] // q̄, then R̄
+	ubar := ws.bufK[0][:rows*k] // [ū; h^{t−1}] for the merged W̄ product
+	hcopy := ws.bufK[0][rows*k : 2*rows*k]
+	u := ws.bufK[1][:rows*k]
+	x, gradX = x[:n], gradX[:n]
 	kernels.Sgemm(false, false, rows, d, k, 1, hp, k, w, d, 0, recon, d)
 	for i := range recon {
 		recon[i] += reconEps
@@ -169,17 +184,17 @@ func (l *Layer) reverseStep(ws *Workspace, x []float32, rows int, w, hp, gbar, g
 			}
 		}
 	}
-	// q̄ = ū·W; W̄ += ūᵀq; x̄ += q̄/R; R̄ = −q̄⊙x/R² = −q̄⊙q/R.
+	copy(hcopy, hp)
+	// q̄ = ū·W; x̄ += q̄/R; R̄ = −q̄⊙x/R² = −q̄⊙q/R.
 	kernels.Sgemm(false, false, rows, d, k, 1, ubar, k, w, d, 0, qbar, d)
-	kernels.Sgemm(true, false, k, d, rows, scale, ubar, k, q, d, 1, gradW, d)
 	for i, qb := range qbar {
 		xb := qb / recon[i]
 		gradX[i] += scale * xb
 		qbar[i] = -xb * q[i]
 	}
-	// h̄^{t−1} += R̄·Wᵀ; W̄ += (h^{t−1})ᵀR̄.
+	// h̄^{t−1} += R̄·Wᵀ; W̄ += ūᵀq + (h^{t−1})ᵀR̄ = [ū; h^{t−1}]ᵀ·[q; R̄].
 	if hbar != nil {
 		kernels.Sgemm(false, true, rows, k, d, 1, qbar, d, w, d, 1, hbar, k)
 	}
-	kernels.Sgemm(true, false, k, d, rows, scale, hp, k, qbar, d, 1, gradW, d)
+	kernels.Sgemm(true, false, k, d, 2*rows, scale, ws.bufK[0][:2*rows*k], k, ws.bufD[0][:2*n], d, 1, gradW, d)
 }

@@ -20,10 +20,12 @@ type Workspace struct {
 	gradRows int       // rows whose iterates are in hist (-1: none kept)
 	hist     []float32 // Unrolled: h⁰…h^{T−1} (T × rows × K); LastIter*: h^{T−1}
 
-	// Backward buffers.
-	bufD    [3][]float32 // rows × D each
-	bufK    [5][]float32 // rows × K each
+	// Backward buffers, for one block of at most block rows.
+	block   int
+	bufD    [3][]float32 // block × D each; bufD[0] 2·block × D
+	bufK    [5][]float32 // block × K each; bufK[0] 2·block × K
 	kd      []float32    // K × D (implicit: W scaled by c)
+	c       []float32    // D (implicit: F/R of one row)
 	kk      []float32    // K × K (implicit: W·diag(c)·Wᵀ)
 	a, lu   []float64    // K × K: (I − J)ᵀ of one row and its factors
 	nk, rhs []float64    // K: N(f(h)) and the right-hand side / solution
@@ -47,14 +49,21 @@ func (l *Layer) NewWorkspace(maxRows int) *Workspace {
 	case LastIter, LastIterSqrtT:
 		ws.hist = make([]float32, maxRows*k)
 	}
+	// The backward works on blocks of rows whose D-wide intermediates
+	// (~512 KB each) stay in cache instead of streaming rows × D arrays
+	// through memory, while its GEMMs stay large enough to run near peak.
+	ws.block = min(maxRows, max(16, blockFloats/d))
 	for i := range ws.bufD {
-		ws.bufD[i] = make([]float32, maxRows*d)
+		ws.bufD[i] = make([]float32, ws.block*d)
 	}
+	ws.bufD[0] = make([]float32, 2*ws.block*d)
 	for i := range ws.bufK {
-		ws.bufK[i] = make([]float32, maxRows*k)
+		ws.bufK[i] = make([]float32, ws.block*k)
 	}
+	ws.bufK[0] = make([]float32, 2*ws.block*k)
 	if l.Method == Implicit {
 		ws.kd = make([]float32, k*d)
+		ws.c = make([]float32, d)
 		ws.kk = make([]float32, k*k)
 		ws.a = make([]float64, k*k)
 		ws.lu = make([]float64, k*k)
@@ -147,3 +156,6 @@ func firstNonFinite(s []float32) int {
 	}
 	return -1
 }
+
+// blockFloats is the size of one D-wide backward buffer, in floats.
+var blockFloats = 131072

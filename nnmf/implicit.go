@@ -22,9 +22,9 @@ const (
 // (times ε in the epsilon form, where f_k = h_k(1 + εu_k)).
 func (l *Layer) implicit(ws *Workspace, x []float32, rows int, w, h, g, gradX, gradW []float32) {
 	k, d := l.Out, l.In
-	recon := ws.bufD[0][:rows*d]
-	q := ws.bufD[1][:rows*d]
-	u := ws.bufK[0][:rows*k]
+	recon := ws.bufD[1][:rows*d]
+	q := ws.bufD[2][:rows*d]
+	u := ws.bufK[1][:rows*k]
 	geff := ws.bufK[2][:rows*k]
 	kernels.Sgemm(false, false, rows, d, k, 1, h, k, w, d, 0, recon, d)
 	for i := range recon {
@@ -42,9 +42,14 @@ func (l *Layer) implicit(ws *Workspace, x []float32, rows int, w, h, g, gradX, g
 	for r := 0; r < rows; r++ {
 		hr, ur := h[r*k:r*k+k], u[r*k:r*k+k]
 		// M = W·diag(F/R)·Wᵀ, the curvature term of ∂u/∂h = −M.
+		c := ws.c[:d]
+		for j := range c {
+			c[j] = q[r*d+j] / recon[r*d+j]
+		}
 		for kk := 0; kk < k; kk++ {
-			for j := 0; j < d; j++ {
-				ws.kd[kk*d+j] = w[kk*d+j] * (q[r*d+j] / recon[r*d+j])
+			kd := ws.kd[kk*d : kk*d+d]
+			for j, wv := range w[kk*d : kk*d+d] {
+				kd[j] = wv * c[j]
 			}
 		}
 		kernels.Sgemm(false, true, k, k, d, 1, ws.kd, d, w, d, 0, ws.kk, k)
