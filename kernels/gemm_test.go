@@ -128,14 +128,14 @@ func TestSgemmSmallSizes(t *testing.T) {
 func TestSgemmBlocking(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	shapes := [][3]int{
-		{300, 100, 600}, // several MC and KC blocks, both operands packed
+		{160, 100, 300}, // two MC and two KC blocks, both operands packed
 		{13, 2100, 20},  // two NC blocks
 		{150, 33, 257},  // KC + 1
-		{97, 75, 1024},  // 4 KiB stride of A
+		{50, 75, 1024},  // 4 KiB stride of A
 		{20, 64, 1024},  // 4 KiB stride, few rows
-		{64, 200, 700},  // few rows: B read in place
+		{40, 200, 300},  // few rows: B read in place
 		{290, 32, 75},   // first-layer forward shape (rows cut)
-		{32, 75, 800},   // weight-gradient shape (K cut)
+		{32, 75, 600},   // weight-gradient shape (K cut)
 		{145, 1025, 3},  // tiny k, wide n
 		{1, 1, 3000},    // long dot product
 	}
