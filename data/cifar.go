@@ -22,6 +22,10 @@ const (
 	cifarRecord  = 1 + cifarPixels
 	cifarMeta    = "batches.meta.txt"
 	cifarTest    = "test_batch.bin"
+	// An official batch file has 10000 records (30.7 MB). Bigger members are
+	// refused before reading: a tar header (a sparse one especially) can
+	// claim any size.
+	cifarMaxMember = 64 << 20
 )
 
 var cifarTrain = []string{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"}
@@ -69,6 +73,10 @@ func readCIFARDir(dir string) (map[string][]byte, error) {
 			return nil, err
 		}
 		size := fileSize(f)
+		if size > cifarMaxMember {
+			f.Close()
+			return nil, fmt.Errorf("%s: %d bytes, more than the %d a CIFAR-10 batch file can plausibly have", p, size, cifarMaxMember)
+		}
 		b, err := readExactly(f, size, size)
 		f.Close()
 		if err != nil {
@@ -111,6 +119,10 @@ func readCIFARStream(r io.Reader, source string) (map[string][]byte, error) {
 		}
 		if _, dup := members[base]; dup {
 			return nil, fmt.Errorf("%s: member %s appears twice", source, hdr.Name)
+		}
+		if hdr.Size > cifarMaxMember {
+			return nil, fmt.Errorf("%s: member %s claims %d bytes, more than the %d a CIFAR-10 batch file can plausibly have",
+				source, hdr.Name, hdr.Size, cifarMaxMember)
 		}
 		b, err := readExactly(tr, hdr.Size, 0)
 		if err != nil {
