@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sharedPath returns ../shared/<rel> (or $DEEPNMF_SHARED/<rel>); a missing file
+// fails under CI=true and skips elsewhere.
+func sharedPath(t *testing.T, rel string) string {
+	t.Helper()
+	dir := os.Getenv("DEEPNMF_SHARED")
+	if dir == "" {
+		wd, _ := os.Getwd()
+		for d := wd; filepath.Dir(d) != d; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				dir = filepath.Join(filepath.Dir(d), "shared")
+				break
+			}
+		}
+	}
+	p := filepath.Join(dir, rel)
+	if _, err := os.Stat(p); dir == "" || err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("shared file %s missing", p)
+		}
+		t.Skipf("shared file %s missing", p)
+	}
+	return p
+}
+
+func execute(args ...string) (string, error) {
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String() + errOut.String(), err
+}
+
+// The weights PyTorch trained for one epoch give PyTorch's test accuracy
+// (5411/10000: batch 50, file order, CenterCrop 28, BatchNorm batch statistics).
+func TestEvalPyTorchWeights(t *testing.T) {
+	dir := filepath.Dir(sharedPath(t, "golden/torch_cnmf_1x1/model.safetensors"))
+	dataDir := filepath.Dir(sharedPath(t, "data/cifar10"))
+	var want struct {
+		TestAccuracy float64 `json:"test_accuracy"`
+		N            int     `json:"n"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "accuracy.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	out, err := execute("eval", "--weights", filepath.Join(dir, "model.safetensors"), "--config", filepath.Join(dir, "network.json"),
+		"--dataset", "cifar10", "--data-dir", dataDir, "--threads", "2", "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var got evalResult
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got.N != want.N || math.Abs(got.TestAccuracy-want.TestAccuracy) > 0.05 {
+		t.Errorf("accuracy %.2f %% on %d images, PyTorch %.2f %% on %d", got.TestAccuracy, got.N, want.TestAccuracy, want.N)
+	}
+}
+
+func TestEvalErrors(t *testing.T) {
+	if _, err := execute("eval"); err == nil {
+		t.Error("eval without weights must fail")
+	}
+	if _, err := execute("eval", "--weights", "x.safetensors"); err == nil {
+		t.Error("eval without a config must fail")
+	}
+	out, err := execute("eval", "--help")
+	if err != nil || !strings.Contains(out, "--weights") || !strings.Contains(out, "--run") {
+		t.Errorf("eval --help: %v\n%s", err, out)
+	}
+}
+
+func TestInspect(t *testing.T) {
+	out, err := execute("inspect", "--model", "cnmf_nnmfpool", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res inspectResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if res.TotalParameters != 188558 || res.ParameterGroups["neuron pool"] != 20480 || res.ParameterGroups["batchnorm2d"] != 576 || len(res.Layers) != 50 {
+		t.Errorf("cnmf_nnmfpool: total %d, groups %v, %d layers", res.TotalParameters, res.ParameterGroups, len(res.Layers))
+	}
+	if l := res.Layers[11]; l.Type != "Unfold" || len(l.OutputShape) != 2 || l.OutputShape[0] != 128 || l.OutputShape[1] != 144 {
+		t.Errorf("layer 11: %+v", l)
+	}
+	out, err = execute("inspect", "--model", "cnmf_1x1", "--dataset", "mnist")
+	if err != nil || !strings.Contains(out, "123,278") || !strings.Contains(out, "1×24×24") {
+		t.Errorf("inspect cnmf_1x1 on mnist: %v\n%s", err, out)
+	}
+	out, err = execute("inspect", "--model", "cnn", "--input", "3,28,28")
+	if err != nil || !strings.Contains(out, "153,258") {
+		t.Errorf("inspect cnn: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{
+		{"inspect"},
+		{"inspect", "--model", "nope"},
+		{"inspect", "--model", "cnn", "--input", "3,28"},
+		{"inspect", "--model", "cnn", "--config", "x.json"},
+	} {
+		if _, err := execute(args...); err == nil {
+			t.Errorf("%v must fail", args)
+		}
+	}
+}
