@@ -276,9 +276,10 @@ func Build(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netw
 func (n *Network) allocate() {
 	n.pool = kernels.NewPool(n.opt.Threads)
 	shards := n.pool.Shards()
-	n.toRows = n.toRowsShard
-	n.input = make([]float32, n.maxBatch*n.in.size())
-	x := n.input
+	var x []float32 // the first layer's input is the caller's batch, set by Forward
+	if u, ok := n.layers[1].(*unfoldLayer); ok {
+		u.nchwInput = true
+	}
 	maxGrad := 0
 	n.firstGrad = len(n.layers)
 	for i, l := range n.layers {
@@ -286,6 +287,9 @@ func (n *Network) allocate() {
 		b.pool = n.pool
 		b.shardErrs = make([]error, shards)
 		b.x = x
+		if i == 0 {
+			b.nchw = true
+		}
 		if b.identity {
 			b.y = x
 		} else {

@@ -239,7 +239,10 @@ func checkGoldenNet(t *testing.T, g *goldenNet, threads int) {
 		for i, l := range net.layers {
 			b := l.base()
 			want := g.Tensors["act/"+strconv.Itoa(i)]
-			got := rowsToNCHW(b.y[:batch*b.out.size()], batch, b.out.C, b.out.H*b.out.W)
+			got := b.y[:batch*b.out.size()]
+			if !b.nchw {
+				got = rowsToNCHW(got, batch, b.out.C, b.out.H*b.out.W)
+			}
 			check("act/"+strconv.Itoa(i)+" "+b.info.Type, got, want.Data, 0)
 		}
 	}

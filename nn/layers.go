@@ -26,6 +26,7 @@ type layerBase struct {
 	gx, gy    []float32
 	pool      *kernels.Pool
 	identity  bool // output aliases the input (Fold, Flatten)
+	nchw      bool // output stored NCHW: the first layer, which acts on the network input
 	skipGX    bool // nothing upstream needs ∂L/∂x
 	batch     int
 	shardErrs []error
@@ -102,22 +103,23 @@ func (l *reluLayer) backwardShard(s int) {
 
 // unfoldLayer turns every kh×kw patch into the channels of one output row,
 // channel index c·kh·kw + i·kw + j as PyTorch's Unfold. Out-of-range
-// positions (padding) read as zero.
+// positions (padding) read as zero. The network's first Unfold reads the NCHW
+// input directly; every other one reads channels-last rows.
 type unfoldLayer struct {
 	layerBase
-	kh, kw, sh, sw, ph, pw, dh, dw int
-	fwd, bwd                       func(int)
+	geom      kernels.UnfoldGeom // N is set per shard
+	nchwInput bool
+	fwd, bwd  func(int)
 }
 
 func newUnfold(in Shape, kh, kw, sh, sw, ph, pw, dh, dw int) (*unfoldLayer, error) {
-	ho := (in.H+2*ph-dh*(kh-1)-1)/sh + 1
-	wo := (in.W+2*pw-dw*(kw-1)-1)/sw + 1
-	if in.H+2*ph-dh*(kh-1)-1 < 0 || in.W+2*pw-dw*(kw-1)-1 < 0 || ho < 1 || wo < 1 {
-		return nil, fmt.Errorf("kernel %d×%d (dilation %d×%d, padding %d×%d) does not fit the %d×%d map", kh, kw, dh, dw, ph, pw, in.H, in.W)
+	g := kernels.UnfoldGeom{C: in.C, H: in.H, W: in.W, KH: kh, KW: kw, StrideH: sh, StrideW: sw, PadH: ph, PadW: pw, DilH: dh, DilW: dw}
+	if err := g.Validate(); err != nil {
+		return nil, fmt.Errorf("kernel %d×%d (dilation %d×%d, padding %d×%d) does not fit the %d×%d map: %w", kh, kw, dh, dw, ph, pw, in.H, in.W, err)
 	}
-	l := &unfoldLayer{kh: kh, kw: kw, sh: sh, sw: sw, ph: ph, pw: pw, dh: dh, dw: dw}
+	l := &unfoldLayer{geom: g}
 	l.in = in
-	l.out = Shape{in.C * kh * kw, ho, wo}
+	l.out = Shape{g.Cols(), g.OutH(), g.OutW()}
 	l.info.Type = "Unfold"
 	l.info.Desc = fmt.Sprintf("Unfold(kernel_size=(%d, %d), dilation=[%d, %d], padding=[%d, %d], stride=[%d, %d])", kh, kw, dh, dw, ph, pw, sh, sw)
 	l.fwd, l.bwd = l.forwardShard, l.backwardShard
@@ -127,36 +129,20 @@ func newUnfold(in Shape, kh, kw, sh, sw, ph, pw, dh, dw int) (*unfoldLayer, erro
 func (l *unfoldLayer) forward(batch int) error {
 	l.batch = batch
 	l.pool.Run(l.fwd)
-	return nil
+	return l.firstErr()
 }
 
+// Shards split the batch by sample: patches of different samples never share
+// input positions, so the backward's accumulation needs no synchronisation.
 func (l *unfoldLayer) forwardShard(s int) {
-	lo, hi := l.span(l.rowsOut(), s)
-	C, H, W := l.in.C, l.in.H, l.in.W
-	Ho, Wo := l.out.H, l.out.W
-	kk := l.kh * l.kw
-	D := l.out.C
-	for r := lo; r < hi; r++ {
-		n, rem := r/(Ho*Wo), r%(Ho*Wo)
-		oh, ow := rem/Wo, rem%Wo
-		dst := l.y[r*D : (r+1)*D]
-		for i := 0; i < l.kh; i++ {
-			ih := oh*l.sh - l.ph + i*l.dh
-			for j := 0; j < l.kw; j++ {
-				iw := ow*l.sw - l.pw + j*l.dw
-				off := i*l.kw + j
-				if ih < 0 || ih >= H || iw < 0 || iw >= W {
-					for c := 0; c < C; c++ {
-						dst[c*kk+off] = 0
-					}
-					continue
-				}
-				src := l.x[((n*H+ih)*W+iw)*C : ((n*H+ih)*W+iw+1)*C]
-				for c, v := range src {
-					dst[c*kk+off] = v
-				}
-			}
-		}
+	lo, hi := l.span(l.batch, s)
+	g := l.geom
+	g.N = hi - lo
+	in, out := l.in.size(), l.out.size()
+	if l.nchwInput {
+		l.shardErrs[s] = kernels.UnfoldNCHW(g, l.x[lo*in:hi*in], l.y[lo*out:hi*out])
+	} else {
+		l.shardErrs[s] = kernels.UnfoldRows(g, l.x[lo*in:hi*in], l.y[lo*out:hi*out])
 	}
 }
 
@@ -166,39 +152,20 @@ func (l *unfoldLayer) backward(batch int) error {
 	}
 	l.batch = batch
 	l.pool.Run(l.bwd)
-	return nil
+	return l.firstErr()
 }
 
-// backwardShard sums patch gradients back onto the input. Patches overlap, so
-// the work is split by sample: no two shards write the same input row.
 func (l *unfoldLayer) backwardShard(s int) {
 	lo, hi := l.span(l.batch, s)
-	C, H, W := l.in.C, l.in.H, l.in.W
-	Ho, Wo := l.out.H, l.out.W
-	kk := l.kh * l.kw
-	D := l.out.C
-	clear(l.gx[lo*H*W*C : hi*H*W*C])
-	for r := lo * Ho * Wo; r < hi*Ho*Wo; r++ {
-		n, rem := r/(Ho*Wo), r%(Ho*Wo)
-		oh, ow := rem/Wo, rem%Wo
-		src := l.gy[r*D : (r+1)*D]
-		for i := 0; i < l.kh; i++ {
-			ih := oh*l.sh - l.ph + i*l.dh
-			if ih < 0 || ih >= H {
-				continue
-			}
-			for j := 0; j < l.kw; j++ {
-				iw := ow*l.sw - l.pw + j*l.dw
-				if iw < 0 || iw >= W {
-					continue
-				}
-				off := i*l.kw + j
-				dst := l.gx[((n*H+ih)*W+iw)*C : ((n*H+ih)*W+iw+1)*C]
-				for c := range dst {
-					dst[c] += src[c*kk+off]
-				}
-			}
-		}
+	g := l.geom
+	g.N = hi - lo
+	in, out := l.in.size(), l.out.size()
+	gx := l.gx[lo*in : hi*in]
+	clear(gx)
+	if l.nchwInput {
+		l.shardErrs[s] = kernels.FoldNCHW(g, l.gy[lo*out:hi*out], gx)
+	} else {
+		l.shardErrs[s] = kernels.FoldRows(g, l.gy[lo*out:hi*out], gx)
 	}
 }
 

@@ -38,7 +38,7 @@ func TestUnfoldReference(t *testing.T) {
 	for _, g := range []struct{ kh, kw, sh, sw, ph, pw, dh, dw int }{
 		{3, 3, 1, 1, 0, 0, 1, 1}, {3, 2, 2, 1, 1, 2, 1, 2}, {2, 3, 3, 2, 2, 1, 2, 1}, {7, 6, 1, 1, 0, 0, 1, 1}, {1, 1, 1, 1, 0, 0, 1, 1},
 	} {
-		for _, threads := range []int{1, 2} {
+		for _, threads := range []int{1, 2, 3} {
 			u, err := newUnfold(Shape{C, H, W}, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw)
 			if err != nil {
 				t.Fatal(err)
@@ -46,10 +46,15 @@ func TestUnfoldReference(t *testing.T) {
 			pool := wire(u, batch, threads)
 			nchw := make([]float32, batch*C*H*W)
 			fillRandom(r, nchw, -1, 1)
-			for n := 0; n < batch; n++ {
-				for c := 0; c < C; c++ {
-					for p := 0; p < H*W; p++ {
-						u.x[(n*H*W+p)*C+c] = nchw[(n*C+c)*H*W+p]
+			u.nchwInput = threads == 3
+			if u.nchwInput {
+				copy(u.x, nchw)
+			} else {
+				for n := 0; n < batch; n++ {
+					for c := 0; c < C; c++ {
+						for p := 0; p < H*W; p++ {
+							u.x[(n*H*W+p)*C+c] = nchw[(n*C+c)*H*W+p]
+						}
 					}
 				}
 			}

@@ -82,13 +82,9 @@ type Network struct {
 	opt      Options
 	training bool
 
-	input     []float32 // the NCHW input transposed to channels-last
 	gradOut   []float32 // ∂L/∂output, the last layer's gy
 	firstGrad int       // backward stops at this layer (the first one with parameters)
 	batch     int       // batch of the last Forward, 0 before the first
-	toRows    func(int)
-	fwdBatch  int
-	nchw      []float32 // the current Forward's NCHW input
 }
 
 // Params lists the trainable parameters in official state_dict order.
@@ -141,10 +137,9 @@ func (n *Network) Forward(x []float32, batch int) ([]float32, error) {
 		return nil, fmt.Errorf("nn: input has %d values, batch %d of %d×%d×%d needs %d", len(x), batch, n.in.C, n.in.H, n.in.W, need)
 	}
 	n.batch = 0
-	n.fwdBatch = batch
-	n.nchw = x
-	n.pool.Run(n.toRows)
-	n.nchw = nil
+	// The first layer (a ReLU, elementwise) and the first Unfold read the
+	// caller's NCHW batch in place.
+	n.layers[0].base().x = x[:batch*n.in.size()]
 	for _, l := range n.layers {
 		b := l.base()
 		b.batch = batch
@@ -155,22 +150,6 @@ func (n *Network) Forward(x []float32, batch int) ([]float32, error) {
 	n.batch = batch
 	last := n.layers[len(n.layers)-1].base()
 	return last.y[:batch*last.out.C], nil
-}
-
-// toRowsShard transposes this shard's samples from NCHW to channels-last.
-func (n *Network) toRowsShard(s int) {
-	lo, hi := kernels.Span(n.fwdBatch, n.pool.Shards(), s)
-	C, HW := n.in.C, n.in.H*n.in.W
-	for b := lo; b < hi; b++ {
-		src := n.nchw[b*C*HW : (b+1)*C*HW]
-		dst := n.input[b*C*HW : (b+1)*C*HW]
-		for c := 0; c < C; c++ {
-			plane := src[c*HW : (c+1)*HW]
-			for p, v := range plane {
-				dst[p*C+c] = v
-			}
-		}
-	}
 }
 
 // Backward back-propagates ∂L/∂probabilities of the last Forward into every
