@@ -9,20 +9,19 @@ import "sync"
 // (in L2), every NR-column micro-panel of B (in L1) meets every MR-row
 // micro-panel of A.
 var (
-	gemmKC = 256
+	gemmKC = 384
 	gemmMC = 144 // a multiple of both tile heights (12 and 6)
 	gemmNC = 2048
 )
 
-// Packing is skipped where it cannot pay for itself: B is read in place when
-// few row panels reuse it (its row stride is then the kernel's k step), and A
-// is read in place unless many column panels reuse it. Strides that are a
-// multiple of 4 KiB are always packed: their rows would fight over the same
-// L1 sets.
+// Packing is skipped where it cannot pay for itself. B is read in place when
+// few row panels reuse it (its row stride is then the kernel's k step). A is
+// read in place unless its stride is a multiple of 4 KiB: then the rows of a
+// micro-panel (or, transposed, its successive k steps) all map to the same
+// L1 sets and evict each other.
 var (
-	gemmPackBMinRows   = 96
-	gemmPackAMinPanels = 4
-	gemmBadStride      = 1024
+	gemmPackBMinRows = 96
+	gemmBadStride    = 1024
 )
 
 type gemmBuffers struct{ a, b, scratch []float32 }
@@ -118,14 +117,18 @@ func sgemmDispatch(transA, transB bool, m, n, k int, alpha float32, a []float32,
 func sgemmBlocked(t *gemmTiles, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	nr := t.lanes * t.nv
 	packB := transB || m >= gemmPackBMinRows || (ldb%gemmBadStride == 0 && m > t.mr)
-	packA := n > (gemmPackAMinPanels-1)*nr || (!transA && lda%gemmBadStride == 0 && n > nr)
+	packA := lda%gemmBadStride == 0 && (!transA || n > nr)
 	bufs := getGemmBuffers()
 	defer putGemmBuffers(bufs)
 
 	for jc := 0; jc < n; jc += gemmNC {
 		ncb := min(gemmNC, n-jc)
-		for pc := 0; pc < k; pc += gemmKC {
-			kcb := min(gemmKC, k-pc)
+		// Equal slabs of at most gemmKC: 800 = 3×267 rather than 384+384+32,
+		// whose short last slab would pay the C update for little work.
+		slabs := (k + gemmKC - 1) / gemmKC
+		slab := (k + slabs - 1) / slabs
+		for pc := 0; pc < k; pc += slab {
+			kcb := min(slab, k-pc)
 			betaBlock := beta
 			if pc > 0 {
 				betaBlock = 1
