@@ -134,7 +134,7 @@ func FetchFile(ctx context.Context, client *http.Client, urls []string, dest, wa
 				return fmt.Errorf("fetch %s: %w", dest, err)
 			}
 			fmt.Fprintf(log, "%s: downloading %s\n", dest, u)
-			resumed, n, err := downloadPart(ctx, client, u, part)
+			resumed, n, err := downloadPart(ctx, client, u, part, log)
 			if err != nil {
 				errs = append(errs, err)
 				break
@@ -165,7 +165,7 @@ func FetchFile(ctx context.Context, client *http.Client, urls []string, dest, wa
 // downloadPart appends the rest of url to part (all of it when part is
 // absent) and reports whether it resumed earlier bytes and the part's final
 // size. On a transfer error the bytes received so far stay in part.
-func downloadPart(ctx context.Context, client *http.Client, url, part string) (resumed bool, size int64, err error) {
+func downloadPart(ctx context.Context, client *http.Client, url, part string, log io.Writer) (resumed bool, size int64, err error) {
 	var offset int64
 	if st, err := os.Stat(part); err == nil {
 		offset = st.Size()
@@ -204,7 +204,11 @@ func downloadPart(ctx context.Context, client *http.Client, url, part string) (r
 	if err != nil {
 		return false, 0, err
 	}
-	n, copyErr := io.Copy(f, resp.Body)
+	body := io.Reader(resp.Body)
+	if resp.ContentLength > 4<<20 {
+		body = &progress{r: resp.Body, log: log, name: part, done: offset, total: offset + resp.ContentLength, next: 10}
+	}
+	n, copyErr := io.Copy(f, body)
 	syncErr := f.Sync()
 	closeErr := f.Close()
 	if err := errors.Join(copyErr, syncErr, closeErr); err != nil {
@@ -224,4 +228,24 @@ func md5File(path string) (string, error) {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// progress logs every 10 % of a large download, up to 90 % (the caller
+// reports the end).
+type progress struct {
+	r           io.Reader
+	log         io.Writer
+	name        string
+	done, total int64
+	next        int64 // the next percentage to report
+}
+
+func (p *progress) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.done += int64(n)
+	if pct := 100 * p.done / p.total; pct >= p.next && pct < 100 {
+		fmt.Fprintf(p.log, "%s: %d%% (%.1f of %.1f MB)\n", p.name, pct, float64(p.done)/1e6, float64(p.total)/1e6)
+		p.next = pct/10*10 + 10
+	}
+	return n, err
 }
