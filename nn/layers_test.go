@@ -386,6 +386,18 @@ func TestReproducibleAndSmallBatch(t *testing.T) {
 			}
 		}
 	}
+	// More shards than rows in the 1×1 blocks.
+	many, _ := Build(cfg, in, 1, Options{Threads: 3}, 4)
+	defer many.Close()
+	one, _ := Build(cfg, in, 1, Options{Threads: 1}, 4)
+	defer one.Close()
+	p4, _ := run(many, 1)
+	p5, _ := run(one, 1)
+	for i := range p4 {
+		if d := p4[i] - p5[i]; d > 1e-6 || d < -1e-6 {
+			t.Fatalf("batch 1, 3 threads: output %d = %g, 1 thread %g", i, p4[i], p5[i])
+		}
+	}
 	if _, err := big.Forward(x, 6); err == nil {
 		t.Error("a batch above the max batch must be rejected")
 	}

@@ -64,6 +64,9 @@ func (l *nnmfLayer) forward(batch int) error {
 
 func (l *nnmfLayer) forwardShard(s int) {
 	lo, hi := l.span(l.rowsIn(), s)
+	if hi == lo {
+		return // more shards than rows: nothing to do here
+	}
 	D, K := l.in.C, l.out.C
 	l.shardErrs[s] = l.core.Forward(l.ws[s], l.x[lo*D:hi*D], hi-lo, l.w, l.y[lo*K:hi*K], l.needGrad)
 }
@@ -94,5 +97,8 @@ func (l *nnmfLayer) backwardShard(s int) {
 	D, K := l.in.C, l.out.C
 	gw := l.gwParts[s]
 	clear(gw)
+	if hi == lo {
+		return
+	}
 	l.shardErrs[s] = l.core.Backward(l.ws[s], l.x[lo*D:hi*D], hi-lo, l.w, l.y[lo*K:hi*K], l.gy[lo*K:hi*K], l.gx[lo*D:hi*D], gw)
 }

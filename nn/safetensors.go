@@ -208,10 +208,38 @@ func (n *Network) stateTensors() []NamedTensor {
 	return ts
 }
 
+// MetaConfig is the safetensors metadata key under which SaveWeights stores
+// the network config (official JSON format), so that a weights file is
+// self-describing; PyTorch's loaders ignore it.
+const MetaConfig = "network_config"
+
 // SaveWeights writes the parameters under their official state_dict keys and
-// shapes (plus BatchNorm running statistics when enabled), atomically.
+// shapes (plus BatchNorm running statistics when enabled), atomically. The
+// metadata gets "format": "pt" (what PyTorch's safetensors writer records)
+// and the network config under MetaConfig unless the caller sets them.
 func (n *Network) SaveWeights(path string, metadata map[string]string) error {
-	return WriteSafetensors(path, n.stateTensors(), metadata)
+	meta := map[string]string{"format": "pt"}
+	if cfg, err := n.cfg.MarshalJSON(); err == nil {
+		meta[MetaConfig] = string(cfg)
+	}
+	for k, v := range metadata {
+		meta[k] = v
+	}
+	return WriteSafetensors(path, n.stateTensors(), meta)
+}
+
+// ConfigFromWeights returns the network config that SaveWeights stored in a
+// weights file's metadata.
+func ConfigFromWeights(path string) (*Config, error) {
+	_, meta, err := ReadSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
+	raw, ok := meta[MetaConfig]
+	if !ok {
+		return nil, fmt.Errorf("weights %s carry no network config (metadata key %q); give the config file", path, MetaConfig)
+	}
+	return ParseConfig([]byte(raw), path+" metadata "+MetaConfig)
 }
 
 // LoadWeights reads parameters written by SaveWeights or by PyTorch

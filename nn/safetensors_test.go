@@ -106,6 +106,19 @@ func TestWeightsSaveLoad(t *testing.T) {
 	if err := b.LoadWeights(path); err != nil {
 		t.Fatal(err)
 	}
+	_, meta, err := ReadSafetensors(path)
+	if err != nil || meta["k"] != "v" || meta["format"] != "pt" {
+		t.Errorf("metadata %v, %v", meta, err)
+	}
+	stored, err := ConfigFromWeights(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := cfg.MarshalJSON()
+	y, _ := stored.MarshalJSON()
+	if string(x) != string(y) {
+		t.Errorf("config stored with the weights differs:\n%s\n%s", x, y)
+	}
 	for i, p := range a.Params() {
 		q := b.Params()[i]
 		for j := range p.Data {

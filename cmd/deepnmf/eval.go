@@ -45,7 +45,8 @@ batch size; 50 is the official value.
 
 Weights come from --run RUN_DIR (RUN_DIR/final.safetensors, else
 RUN_DIR/checkpoint/model.safetensors, with RUN_DIR/config.json and the run's dataset)
-or from --weights FILE.safetensors with --config FILE.json (or a preset name).
+or from --weights FILE.safetensors with --config FILE.json (or a preset name);
+weights saved by deepnmf carry their config, so --config may be left out.
 Weights saved by the official PyTorch code as safetensors (official state_dict keys)
 load directly.`,
 		Example: `  deepnmf eval --weights model.safetensors --config network.json --dataset cifar10
@@ -111,11 +112,15 @@ func runEval(f evalFlags, datasetSet bool) (*evalResult, error) {
 			}
 		}
 	}
+	var cfg *nn.Config
+	var err error
 	if f.config == "" {
-		return nil, errors.New("eval: --weights needs --config (a network config file or a preset name)")
-	}
-	cfg, err := loadConfigOrPreset(f.config)
-	if err != nil {
+		// Weights saved by deepnmf carry their config; PyTorch's do not.
+		if cfg, err = nn.ConfigFromWeights(f.weights); err != nil {
+			return nil, fmt.Errorf("eval: %w", err)
+		}
+		f.config = f.weights + " (metadata)"
+	} else if cfg, err = loadConfigOrPreset(f.config); err != nil {
 		return nil, err
 	}
 	info, err := data.Lookup(f.dataset)
