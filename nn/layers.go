@@ -90,12 +90,13 @@ func (l *reluLayer) backwardShard(s int) {
 	lo, hi := l.span(l.rowsIn(), s)
 	c := l.in.C
 	y, gy, gx := l.y[lo*c:hi*c], l.gy[lo*c:hi*c], l.gx[lo*c:hi*c]
+	gy = gy[:len(y)]
+	gx = gx[:len(y)]
+	// gx = gy where y > 0, else 0, without a data-dependent branch: y = max(x, 0)
+	// is +0 or has a positive bit pattern (NaN passes the gradient, as PyTorch).
 	for i, v := range y {
-		if v > 0 {
-			gx[i] = gy[i]
-		} else {
-			gx[i] = 0
-		}
+		mask := uint32(-int32(math.Float32bits(v)) >> 31)
+		gx[i] = math.Float32frombits(math.Float32bits(gy[i]) & mask)
 	}
 }
 

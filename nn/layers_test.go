@@ -405,3 +405,21 @@ func TestReproducibleAndSmallBatch(t *testing.T) {
 		t.Error("a short input must be rejected")
 	}
 }
+
+func TestReLU(t *testing.T) {
+	l := newReLU(Shape{5, 1, 1})
+	pool := wire(l, 2, 2)
+	defer pool.Close()
+	nan := float32(math.NaN())
+	copy(l.x, []float32{-1, 0, float32(math.Copysign(0, -1)), 2, 1e-40, float32(math.Inf(1)), float32(math.Inf(-1)), nan, -1e-40, 3})
+	copy(l.gy, []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
+	l.forward(2)
+	l.backward(2)
+	wantY := []float32{0, 0, 0, 2, 1e-40, float32(math.Inf(1)), 0, nan, 0, 3}
+	wantG := []float32{0, 0, 0, 4, 5, 6, 0, 8, 0, 10}
+	for i := range wantY {
+		if !(l.y[i] == wantY[i] || (l.y[i] != l.y[i] && wantY[i] != wantY[i])) || math.Signbit(float64(l.y[i])) || l.gx[i] != wantG[i] {
+			t.Errorf("x %g: y %g gx %g, want %g %g", l.x[i], l.y[i], l.gx[i], wantY[i], wantG[i])
+		}
+	}
+}
