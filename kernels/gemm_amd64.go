@@ -24,7 +24,7 @@ var (
 	gemmBadStride    = 1024
 )
 
-type gemmBuffers struct{ a, b, scratch []float32 }
+type gemmBuffers struct{ a, b []float32 }
 
 // gemmFree holds packing buffers between calls. Unlike a sync.Pool it is never
 // emptied by the garbage collector, so steady-state calls allocate nothing; it
@@ -44,7 +44,7 @@ func getGemmBuffers() *gemmBuffers {
 			return b
 		}
 	}
-	return &gemmBuffers{a: make([]float32, gemmMC*gemmKC), b: make([]float32, gemmKC*gemmNC), scratch: make([]float32, gemmScratch)}
+	return &gemmBuffers{a: make([]float32, gemmMC*gemmKC), b: make([]float32, gemmKC*gemmNC)}
 }
 
 func putGemmBuffers(b *gemmBuffers) {
@@ -58,47 +58,32 @@ type gemmTiles struct {
 	mr    int // tile rows
 	lanes int // floats per vector
 	nv    int // vectors per full tile row
-	// padB: the kernels read B as whole vectors, so a partial last panel of B
-	// read in place must be copied and zero-padded first.
-	padB bool
-	// run computes the mr × nr tile whose top-left element is c[0]; nr =
-	// (nv−1)·lanes + nLast. scratch holds at least gemmScratch floats.
-	run func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB int, c []float32, ldc int, alpha, beta float32, loadC int, scratch []float32)
+	// run computes the mr × nr tile at c, nr = (nv−1)·lanes + nLast. bPadded
+	// says that B's last vector is zero-padded (packed), so it may be read
+	// whole.
+	run func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB int, bPadded bool, c *float32, ldc int, alpha, beta float32, loadC int)
 }
 
-// gemmScratch is the size of the scratch tile of the AVX2 path.
-const gemmScratch = gemmMR256 * gemmNV256 * 8
-
 var tilesAVX512 = gemmTiles{mr: gemmMR512, lanes: 16, nv: gemmNV512,
-	run: func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB int, c []float32, ldc int, alpha, beta float32, loadC int, _ []float32) {
-		// AVX-512 masks the last vector of B and C itself.
-		gemmKernels512[mr-1][nv-1](k, a, rsA, ksA, b, ksB, &c[0], ldc, alpha, beta, loadC, uint16(1)<<nLast-1)
+	run: func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB int, _ bool, c *float32, ldc int, alpha, beta float32, loadC int) {
+		// Masked AVX-512 loads and stores are cheap: one kernel serves all.
+		gemmKernels512[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, uint16(1)<<nLast-1)
 	}}
 
-var tilesAVX2 = gemmTiles{mr: gemmMR256, lanes: 8, nv: gemmNV256, padB: true,
-	run: func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB int, c []float32, ldc int, alpha, beta float32, loadC int, scratch []float32) {
-		kernel := gemmKernels256[mr-1][nv-1]
-		if nLast == 8 {
-			kernel(k, a, rsA, ksA, b, ksB, &c[0], ldc, alpha, beta, loadC)
-			return
+// avx2LaneMasks[8-n:] enables the first n lanes of a ymm vector.
+var avx2LaneMasks = [16]int32{-1, -1, -1, -1, -1, -1, -1, -1}
+
+var tilesAVX2 = gemmTiles{mr: gemmMR256, lanes: 8, nv: gemmNV256,
+	run: func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB int, bPadded bool, c *float32, ldc int, alpha, beta float32, loadC int) {
+		kernels := &gemmKernels256
+		switch {
+		case nLast == 8:
+		case bPadded:
+			kernels = &gemmKernels256Edge
+		default:
+			kernels = &gemmKernels256EdgeMask
 		}
-		// A partial tile goes through scratch (VMASKMOVPS stores are slow on
-		// AMD): scratch = alpha·A·B, then C = scratch + beta·C for the valid
-		// columns only, never reading C when beta == 0.
-		width := nv * 8
-		kernel(k, a, rsA, ksA, b, ksB, &scratch[0], width, alpha, 0, 0)
-		nr := width - 8 + nLast
-		for r := 0; r < mr; r++ {
-			src := scratch[r*width : r*width+nr]
-			dst := c[r*ldc : r*ldc+nr]
-			if loadC == 0 {
-				copy(dst, src)
-				continue
-			}
-			for j, v := range src {
-				dst[j] = v + beta*dst[j]
-			}
-		}
+		kernels[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, &avx2LaneMasks[8-nLast], nLast)
 	}}
 
 func sgemmDispatch(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -151,13 +136,9 @@ func sgemmBlocked(t *gemmTiles, transA, transB bool, m, n, k int, alpha float32,
 					nLast := nrb - (nv-1)*t.lanes
 					var bp *float32
 					var ksB int
-					switch {
-					case packB:
+					if packB {
 						bp, ksB = &bufs.b[jr*kcb], nv*t.lanes
-					case t.padB && nLast < t.lanes:
-						packPanelsB(bufs.b, false, b, ldb, pc, jc+jr, kcb, nrb, nr, t.lanes)
-						bp, ksB = &bufs.b[0], nv*t.lanes
-					default:
+					} else {
 						bp, ksB = &b[pc*ldb+jc+jr], ldb
 					}
 					for ir := 0; ir < mcb; ir += t.mr {
@@ -172,7 +153,7 @@ func sgemmBlocked(t *gemmTiles, transA, transB bool, m, n, k int, alpha float32,
 						default:
 							ap, rsA, ksA = &a[(ic+ir)*lda+pc], lda, 1
 						}
-						t.run(mrb, nv, nLast, kcb, ap, rsA, ksA, bp, ksB, c[(ic+ir)*ldc+jc+jr:], ldc, alpha, betaBlock, loadC, bufs.scratch)
+						t.run(mrb, nv, nLast, kcb, ap, rsA, ksA, bp, ksB, packB, &c[(ic+ir)*ldc+jc+jr], ldc, alpha, betaBlock, loadC)
 					}
 				}
 			}

@@ -2656,9 +2656,9 @@ store:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_1x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// func gemmAVX2_1x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_1x1(SB), NOSPLIT, $0-80
+TEXT ·gemmAVX2_1x1(SB), NOSPLIT, $0-96
 	VXORPS Y0, Y0, Y0
 	MOVQ   rsA+16(FP), AX
 	SHLQ   $0x02, AX
@@ -2700,9 +2700,147 @@ store:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_1x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// func gemmAVX2_1x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_1x2(SB), NOSPLIT, $0-80
+TEXT ·gemmAVX2_1x1_edge(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+32(FP), DX
+	MOVQ    ksB+40(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    k+0(FP), SI
+	TESTQ   SI, SI
+	JE      epilogue
+
+loop:
+	VMOVUPS      (DX), Y2
+	VBROADCASTSS (CX), Y3
+	VFMADD231PS  Y3, Y2, Y1
+	ADDQ         BX, DX
+	ADDQ         AX, CX
+	DECQ         SI
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y2
+	VMULPS       Y2, Y1, Y1
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y2
+	VMASKMOVPS   (AX), Y0, Y0
+	VFMADD231PS  Y0, Y2, Y1
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), CX
+	LEAQ         (AX), AX
+	CMPQ         CX, $0x04
+	JL           r0_two
+	VMOVUPS      X1, (AX)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r0_two:
+	CMPQ     CX, $0x02
+	JL       r0_one
+	VMOVSD   X1, (AX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r0_one:
+	TESTQ  CX, CX
+	JE     r0_done
+	VMOVSS X1, (AX)
+
+r0_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_1x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_1x1_edgemask(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+32(FP), DX
+	MOVQ    ksB+40(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    k+0(FP), SI
+	TESTQ   SI, SI
+	JE      epilogue
+
+loop:
+	VMASKMOVPS   (DX), Y0, Y2
+	VBROADCASTSS (CX), Y3
+	VFMADD231PS  Y3, Y2, Y1
+	ADDQ         BX, DX
+	ADDQ         AX, CX
+	DECQ         SI
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y2
+	VMULPS       Y2, Y1, Y1
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y2
+	VMASKMOVPS   (AX), Y0, Y0
+	VFMADD231PS  Y0, Y2, Y1
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), CX
+	LEAQ         (AX), AX
+	CMPQ         CX, $0x04
+	JL           r0_two
+	VMOVUPS      X1, (AX)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r0_two:
+	CMPQ     CX, $0x02
+	JL       r0_one
+	VMOVSD   X1, (AX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r0_one:
+	TESTQ  CX, CX
+	JE     r0_done
+	VMOVSS X1, (AX)
+
+r0_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_1x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_1x2(SB), NOSPLIT, $0-96
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	MOVQ   rsA+16(FP), AX
@@ -2750,9 +2888,159 @@ store:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_2x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// func gemmAVX2_1x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_2x1(SB), NOSPLIT, $0-80
+TEXT ·gemmAVX2_1x2_edge(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+32(FP), DX
+	MOVQ    ksB+40(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    k+0(FP), SI
+	TESTQ   SI, SI
+	JE      epilogue
+
+loop:
+	VMOVUPS      (DX), Y3
+	VMOVUPS      32(DX), Y4
+	VBROADCASTSS (CX), Y5
+	VFMADD231PS  Y5, Y3, Y1
+	VFMADD231PS  Y5, Y4, Y2
+	ADDQ         BX, DX
+	ADDQ         AX, CX
+	DECQ         SI
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y3
+	VMULPS       Y3, Y1, Y1
+	VMULPS       Y3, Y2, Y2
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y3
+	VFMADD231PS  (AX), Y3, Y1
+	VMASKMOVPS   32(AX), Y0, Y0
+	VFMADD231PS  Y0, Y3, Y2
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), CX
+	VMOVUPS      Y1, (AX)
+	LEAQ         32(AX), AX
+	CMPQ         CX, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (AX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r0_two:
+	CMPQ     CX, $0x02
+	JL       r0_one
+	VMOVSD   X2, (AX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r0_one:
+	TESTQ  CX, CX
+	JE     r0_done
+	VMOVSS X2, (AX)
+
+r0_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_1x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_1x2_edgemask(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+32(FP), DX
+	MOVQ    ksB+40(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    k+0(FP), SI
+	TESTQ   SI, SI
+	JE      epilogue
+
+loop:
+	VMOVUPS      (DX), Y3
+	VMASKMOVPS   32(DX), Y0, Y4
+	VBROADCASTSS (CX), Y5
+	VFMADD231PS  Y5, Y3, Y1
+	VFMADD231PS  Y5, Y4, Y2
+	ADDQ         BX, DX
+	ADDQ         AX, CX
+	DECQ         SI
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y3
+	VMULPS       Y3, Y1, Y1
+	VMULPS       Y3, Y2, Y2
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y3
+	VFMADD231PS  (AX), Y3, Y1
+	VMASKMOVPS   32(AX), Y0, Y0
+	VFMADD231PS  Y0, Y3, Y2
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), CX
+	VMOVUPS      Y1, (AX)
+	LEAQ         32(AX), AX
+	CMPQ         CX, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (AX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r0_two:
+	CMPQ     CX, $0x02
+	JL       r0_one
+	VMOVSD   X2, (AX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r0_one:
+	TESTQ  CX, CX
+	JE     r0_done
+	VMOVSS X2, (AX)
+
+r0_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_2x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_2x1(SB), NOSPLIT, $0-96
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	MOVQ   rsA+16(FP), AX
@@ -2802,9 +3090,211 @@ store:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_2x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// func gemmAVX2_2x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_2x2(SB), NOSPLIT, $0-80
+TEXT ·gemmAVX2_2x1_edge(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	MOVQ    b+32(FP), BX
+	MOVQ    ksB+40(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    k+0(FP), DI
+	TESTQ   DI, DI
+	JE      epilogue
+
+loop:
+	VMOVUPS      (BX), Y3
+	VBROADCASTSS (DX), Y4
+	VFMADD231PS  Y4, Y3, Y1
+	VBROADCASTSS (DX)(AX*1), Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         SI, BX
+	ADDQ         CX, DX
+	DECQ         DI
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y3
+	VMULPS       Y3, Y1, Y1
+	VMULPS       Y3, Y2, Y2
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y3
+	VMASKMOVPS   (AX), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y1
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y0
+	VFMADD231PS  Y0, Y3, Y2
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X1, (BX)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X1, (BX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X1, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r1_two
+	VMOVUPS      X2, (AX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r1_two:
+	CMPQ     CX, $0x02
+	JL       r1_one
+	VMOVSD   X2, (AX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r1_one:
+	TESTQ  CX, CX
+	JE     r1_done
+	VMOVSS X2, (AX)
+
+r1_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_2x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_2x1_edgemask(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	MOVQ    b+32(FP), BX
+	MOVQ    ksB+40(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    k+0(FP), DI
+	TESTQ   DI, DI
+	JE      epilogue
+
+loop:
+	VMASKMOVPS   (BX), Y0, Y3
+	VBROADCASTSS (DX), Y4
+	VFMADD231PS  Y4, Y3, Y1
+	VBROADCASTSS (DX)(AX*1), Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         SI, BX
+	ADDQ         CX, DX
+	DECQ         DI
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y3
+	VMULPS       Y3, Y1, Y1
+	VMULPS       Y3, Y2, Y2
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y3
+	VMASKMOVPS   (AX), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y1
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y0
+	VFMADD231PS  Y0, Y3, Y2
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X1, (BX)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X1, (BX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X1, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r1_two
+	VMOVUPS      X2, (AX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r1_two:
+	CMPQ     CX, $0x02
+	JL       r1_one
+	VMOVSD   X2, (AX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r1_one:
+	TESTQ  CX, CX
+	JE     r1_done
+	VMOVSS X2, (AX)
+
+r1_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_2x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_2x2(SB), NOSPLIT, $0-96
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -2865,9 +3355,233 @@ store:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_3x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// func gemmAVX2_2x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_3x1(SB), NOSPLIT, $0-80
+TEXT ·gemmAVX2_2x2_edge(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	MOVQ    b+32(FP), BX
+	MOVQ    ksB+40(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    k+0(FP), DI
+	TESTQ   DI, DI
+	JE      epilogue
+
+loop:
+	VMOVUPS      (BX), Y5
+	VMOVUPS      32(BX), Y6
+	VBROADCASTSS (DX), Y7
+	VFMADD231PS  Y7, Y5, Y1
+	VFMADD231PS  Y7, Y6, Y2
+	VBROADCASTSS (DX)(AX*1), Y7
+	VFMADD231PS  Y7, Y5, Y3
+	VFMADD231PS  Y7, Y6, Y4
+	ADDQ         SI, BX
+	ADDQ         CX, DX
+	DECQ         DI
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y5
+	VMULPS       Y5, Y1, Y1
+	VMULPS       Y5, Y2, Y2
+	VMULPS       Y5, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y5
+	VFMADD231PS  (AX), Y5, Y1
+	VMASKMOVPS   32(AX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y5, Y3
+	VMASKMOVPS   32(AX), Y0, Y0
+	VFMADD231PS  Y0, Y5, Y4
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	VMOVUPS      Y1, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X2, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y3, (AX)
+	LEAQ         32(AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r1_two
+	VMOVUPS      X4, (AX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r1_two:
+	CMPQ     CX, $0x02
+	JL       r1_one
+	VMOVSD   X4, (AX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r1_one:
+	TESTQ  CX, CX
+	JE     r1_done
+	VMOVSS X4, (AX)
+
+r1_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_2x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_2x2_edgemask(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	MOVQ    b+32(FP), BX
+	MOVQ    ksB+40(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    k+0(FP), DI
+	TESTQ   DI, DI
+	JE      epilogue
+
+loop:
+	VMOVUPS      (BX), Y5
+	VMASKMOVPS   32(BX), Y0, Y6
+	VBROADCASTSS (DX), Y7
+	VFMADD231PS  Y7, Y5, Y1
+	VFMADD231PS  Y7, Y6, Y2
+	VBROADCASTSS (DX)(AX*1), Y7
+	VFMADD231PS  Y7, Y5, Y3
+	VFMADD231PS  Y7, Y6, Y4
+	ADDQ         SI, BX
+	ADDQ         CX, DX
+	DECQ         DI
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y5
+	VMULPS       Y5, Y1, Y1
+	VMULPS       Y5, Y2, Y2
+	VMULPS       Y5, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y5
+	VFMADD231PS  (AX), Y5, Y1
+	VMASKMOVPS   32(AX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y5, Y3
+	VMASKMOVPS   32(AX), Y0, Y0
+	VFMADD231PS  Y0, Y5, Y4
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	VMOVUPS      Y1, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X2, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y3, (AX)
+	LEAQ         32(AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r1_two
+	VMOVUPS      X4, (AX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r1_two:
+	CMPQ     CX, $0x02
+	JL       r1_one
+	VMOVSD   X4, (AX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r1_one:
+	TESTQ  CX, CX
+	JE     r1_done
+	VMOVSS X4, (AX)
+
+r1_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_3x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_3x1(SB), NOSPLIT, $0-96
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -2925,9 +3639,273 @@ store:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_3x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// func gemmAVX2_3x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_3x2(SB), NOSPLIT, $0-80
+TEXT ·gemmAVX2_3x1_edge(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	MOVQ    b+32(FP), BX
+	MOVQ    ksB+40(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    k+0(FP), DI
+	TESTQ   DI, DI
+	JE      epilogue
+
+loop:
+	VMOVUPS      (BX), Y4
+	VBROADCASTSS (DX), Y5
+	VFMADD231PS  Y5, Y4, Y1
+	VBROADCASTSS (DX)(AX*1), Y5
+	VFMADD231PS  Y5, Y4, Y2
+	VBROADCASTSS (DX)(AX*2), Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         SI, BX
+	ADDQ         CX, DX
+	DECQ         DI
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y4
+	VMULPS       Y4, Y1, Y1
+	VMULPS       Y4, Y2, Y2
+	VMULPS       Y4, Y3, Y3
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y4
+	VMASKMOVPS   (AX), Y0, Y5
+	VFMADD231PS  Y5, Y4, Y1
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y5
+	VFMADD231PS  Y5, Y4, Y2
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y0
+	VFMADD231PS  Y0, Y4, Y3
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X1, (BX)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X1, (BX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X1, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X2, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r2_two
+	VMOVUPS      X3, (AX)
+	VEXTRACTF128 $0x01, Y3, X3
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r2_two:
+	CMPQ     CX, $0x02
+	JL       r2_one
+	VMOVSD   X3, (AX)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r2_one:
+	TESTQ  CX, CX
+	JE     r2_done
+	VMOVSS X3, (AX)
+
+r2_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_3x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_3x1_edgemask(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	MOVQ    b+32(FP), BX
+	MOVQ    ksB+40(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    k+0(FP), DI
+	TESTQ   DI, DI
+	JE      epilogue
+
+loop:
+	VMASKMOVPS   (BX), Y0, Y4
+	VBROADCASTSS (DX), Y5
+	VFMADD231PS  Y5, Y4, Y1
+	VBROADCASTSS (DX)(AX*1), Y5
+	VFMADD231PS  Y5, Y4, Y2
+	VBROADCASTSS (DX)(AX*2), Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         SI, BX
+	ADDQ         CX, DX
+	DECQ         DI
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y4
+	VMULPS       Y4, Y1, Y1
+	VMULPS       Y4, Y2, Y2
+	VMULPS       Y4, Y3, Y3
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y4
+	VMASKMOVPS   (AX), Y0, Y5
+	VFMADD231PS  Y5, Y4, Y1
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y5
+	VFMADD231PS  Y5, Y4, Y2
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y0
+	VFMADD231PS  Y0, Y4, Y3
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X1, (BX)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X1, (BX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X1, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X2, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r2_two
+	VMOVUPS      X3, (AX)
+	VEXTRACTF128 $0x01, Y3, X3
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r2_two:
+	CMPQ     CX, $0x02
+	JL       r2_one
+	VMOVSD   X3, (AX)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r2_one:
+	TESTQ  CX, CX
+	JE     r2_done
+	VMOVSS X3, (AX)
+
+r2_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_3x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_3x2(SB), NOSPLIT, $0-96
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3001,9 +3979,305 @@ store:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// func gemmAVX2_3x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_4x1(SB), NOSPLIT, $0-80
+TEXT ·gemmAVX2_3x2_edge(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	MOVQ    b+32(FP), BX
+	MOVQ    ksB+40(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    k+0(FP), DI
+	TESTQ   DI, DI
+	JE      epilogue
+
+loop:
+	VMOVUPS      (BX), Y7
+	VMOVUPS      32(BX), Y8
+	VBROADCASTSS (DX), Y9
+	VFMADD231PS  Y9, Y7, Y1
+	VFMADD231PS  Y9, Y8, Y2
+	VBROADCASTSS (DX)(AX*1), Y9
+	VFMADD231PS  Y9, Y7, Y3
+	VFMADD231PS  Y9, Y8, Y4
+	VBROADCASTSS (DX)(AX*2), Y9
+	VFMADD231PS  Y9, Y7, Y5
+	VFMADD231PS  Y9, Y8, Y6
+	ADDQ         SI, BX
+	ADDQ         CX, DX
+	DECQ         DI
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y7
+	VMULPS       Y7, Y1, Y1
+	VMULPS       Y7, Y2, Y2
+	VMULPS       Y7, Y3, Y3
+	VMULPS       Y7, Y4, Y4
+	VMULPS       Y7, Y5, Y5
+	VMULPS       Y7, Y6, Y6
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y7
+	VFMADD231PS  (AX), Y7, Y1
+	VMASKMOVPS   32(AX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y2
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y7, Y3
+	VMASKMOVPS   32(AX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y4
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y7, Y5
+	VMASKMOVPS   32(AX), Y0, Y0
+	VFMADD231PS  Y0, Y7, Y6
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	VMOVUPS      Y1, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X2, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y3, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X4, (BX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X4, (BX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X4, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y5, (AX)
+	LEAQ         32(AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r2_two
+	VMOVUPS      X6, (AX)
+	VEXTRACTF128 $0x01, Y6, X6
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r2_two:
+	CMPQ     CX, $0x02
+	JL       r2_one
+	VMOVSD   X6, (AX)
+	VMOVHLPS X6, X6, X6
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r2_one:
+	TESTQ  CX, CX
+	JE     r2_done
+	VMOVSS X6, (AX)
+
+r2_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_3x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_3x2_edgemask(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	MOVQ    b+32(FP), BX
+	MOVQ    ksB+40(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    k+0(FP), DI
+	TESTQ   DI, DI
+	JE      epilogue
+
+loop:
+	VMOVUPS      (BX), Y7
+	VMASKMOVPS   32(BX), Y0, Y8
+	VBROADCASTSS (DX), Y9
+	VFMADD231PS  Y9, Y7, Y1
+	VFMADD231PS  Y9, Y8, Y2
+	VBROADCASTSS (DX)(AX*1), Y9
+	VFMADD231PS  Y9, Y7, Y3
+	VFMADD231PS  Y9, Y8, Y4
+	VBROADCASTSS (DX)(AX*2), Y9
+	VFMADD231PS  Y9, Y7, Y5
+	VFMADD231PS  Y9, Y8, Y6
+	ADDQ         SI, BX
+	ADDQ         CX, DX
+	DECQ         DI
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y7
+	VMULPS       Y7, Y1, Y1
+	VMULPS       Y7, Y2, Y2
+	VMULPS       Y7, Y3, Y3
+	VMULPS       Y7, Y4, Y4
+	VMULPS       Y7, Y5, Y5
+	VMULPS       Y7, Y6, Y6
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y7
+	VFMADD231PS  (AX), Y7, Y1
+	VMASKMOVPS   32(AX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y2
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y7, Y3
+	VMASKMOVPS   32(AX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y4
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y7, Y5
+	VMASKMOVPS   32(AX), Y0, Y0
+	VFMADD231PS  Y0, Y7, Y6
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	VMOVUPS      Y1, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X2, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y3, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X4, (BX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X4, (BX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X4, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y5, (AX)
+	LEAQ         32(AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r2_two
+	VMOVUPS      X6, (AX)
+	VEXTRACTF128 $0x01, Y6, X6
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r2_two:
+	CMPQ     CX, $0x02
+	JL       r2_one
+	VMOVSD   X6, (AX)
+	VMOVHLPS X6, X6, X6
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r2_one:
+	TESTQ  CX, CX
+	JE     r2_done
+	VMOVSS X6, (AX)
+
+r2_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_4x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_4x1(SB), NOSPLIT, $0-96
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3072,9 +4346,341 @@ store:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// func gemmAVX2_4x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_4x2(SB), NOSPLIT, $0-80
+TEXT ·gemmAVX2_4x1_edge(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	LEAQ    (AX)(AX*2), BX
+	LEAQ    (DX)(BX*1), BX
+	MOVQ    b+32(FP), SI
+	MOVQ    ksB+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    k+0(FP), R8
+	TESTQ   R8, R8
+	JE      epilogue
+
+loop:
+	VMOVUPS      (SI), Y5
+	VBROADCASTSS (DX), Y6
+	VFMADD231PS  Y6, Y5, Y1
+	VBROADCASTSS (DX)(AX*1), Y6
+	VFMADD231PS  Y6, Y5, Y2
+	VBROADCASTSS (DX)(AX*2), Y6
+	VFMADD231PS  Y6, Y5, Y3
+	VBROADCASTSS (BX), Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         DI, SI
+	ADDQ         CX, DX
+	ADDQ         CX, BX
+	DECQ         R8
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y5
+	VMULPS       Y5, Y1, Y1
+	VMULPS       Y5, Y2, Y2
+	VMULPS       Y5, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y5
+	VMASKMOVPS   (AX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y1
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y3
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y0
+	VFMADD231PS  Y0, Y5, Y4
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X1, (BX)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X1, (BX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X1, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X2, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r2_two
+	VMOVUPS      X3, (BX)
+	VEXTRACTF128 $0x01, Y3, X3
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r2_two:
+	CMPQ     SI, $0x02
+	JL       r2_one
+	VMOVSD   X3, (BX)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r2_one:
+	TESTQ  SI, SI
+	JE     r2_done
+	VMOVSS X3, (BX)
+
+r2_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r3_two
+	VMOVUPS      X4, (AX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r3_two:
+	CMPQ     CX, $0x02
+	JL       r3_one
+	VMOVSD   X4, (AX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r3_one:
+	TESTQ  CX, CX
+	JE     r3_done
+	VMOVSS X4, (AX)
+
+r3_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_4x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_4x1_edgemask(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	LEAQ    (AX)(AX*2), BX
+	LEAQ    (DX)(BX*1), BX
+	MOVQ    b+32(FP), SI
+	MOVQ    ksB+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    k+0(FP), R8
+	TESTQ   R8, R8
+	JE      epilogue
+
+loop:
+	VMASKMOVPS   (SI), Y0, Y5
+	VBROADCASTSS (DX), Y6
+	VFMADD231PS  Y6, Y5, Y1
+	VBROADCASTSS (DX)(AX*1), Y6
+	VFMADD231PS  Y6, Y5, Y2
+	VBROADCASTSS (DX)(AX*2), Y6
+	VFMADD231PS  Y6, Y5, Y3
+	VBROADCASTSS (BX), Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         DI, SI
+	ADDQ         CX, DX
+	ADDQ         CX, BX
+	DECQ         R8
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y5
+	VMULPS       Y5, Y1, Y1
+	VMULPS       Y5, Y2, Y2
+	VMULPS       Y5, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y5
+	VMASKMOVPS   (AX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y1
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y3
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y0
+	VFMADD231PS  Y0, Y5, Y4
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X1, (BX)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X1, (BX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X1, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X2, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r2_two
+	VMOVUPS      X3, (BX)
+	VEXTRACTF128 $0x01, Y3, X3
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r2_two:
+	CMPQ     SI, $0x02
+	JL       r2_one
+	VMOVSD   X3, (BX)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r2_one:
+	TESTQ  SI, SI
+	JE     r2_done
+	VMOVSS X3, (BX)
+
+r2_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r3_two
+	VMOVUPS      X4, (AX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r3_two:
+	CMPQ     CX, $0x02
+	JL       r3_one
+	VMOVSD   X4, (AX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r3_one:
+	TESTQ  CX, CX
+	JE     r3_done
+	VMOVSS X4, (AX)
+
+r3_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_4x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_4x2(SB), NOSPLIT, $0-96
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3164,9 +4770,383 @@ store:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// func gemmAVX2_4x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_5x1(SB), NOSPLIT, $0-80
+TEXT ·gemmAVX2_4x2_edge(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	VXORPS  Y8, Y8, Y8
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	LEAQ    (AX)(AX*2), BX
+	LEAQ    (DX)(BX*1), BX
+	MOVQ    b+32(FP), SI
+	MOVQ    ksB+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    k+0(FP), R8
+	TESTQ   R8, R8
+	JE      epilogue
+
+loop:
+	VMOVUPS      (SI), Y9
+	VMOVUPS      32(SI), Y10
+	VBROADCASTSS (DX), Y11
+	VFMADD231PS  Y11, Y9, Y1
+	VFMADD231PS  Y11, Y10, Y2
+	VBROADCASTSS (DX)(AX*1), Y11
+	VFMADD231PS  Y11, Y9, Y3
+	VFMADD231PS  Y11, Y10, Y4
+	VBROADCASTSS (DX)(AX*2), Y11
+	VFMADD231PS  Y11, Y9, Y5
+	VFMADD231PS  Y11, Y10, Y6
+	VBROADCASTSS (BX), Y11
+	VFMADD231PS  Y11, Y9, Y7
+	VFMADD231PS  Y11, Y10, Y8
+	ADDQ         DI, SI
+	ADDQ         CX, DX
+	ADDQ         CX, BX
+	DECQ         R8
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y9
+	VMULPS       Y9, Y1, Y1
+	VMULPS       Y9, Y2, Y2
+	VMULPS       Y9, Y3, Y3
+	VMULPS       Y9, Y4, Y4
+	VMULPS       Y9, Y5, Y5
+	VMULPS       Y9, Y6, Y6
+	VMULPS       Y9, Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y9
+	VFMADD231PS  (AX), Y9, Y1
+	VMASKMOVPS   32(AX), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y9, Y3
+	VMASKMOVPS   32(AX), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y9, Y5
+	VMASKMOVPS   32(AX), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y9, Y7
+	VMASKMOVPS   32(AX), Y0, Y0
+	VFMADD231PS  Y0, Y9, Y8
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	VMOVUPS      Y1, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X2, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y3, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X4, (BX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X4, (BX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X4, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y5, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r2_two
+	VMOVUPS      X6, (BX)
+	VEXTRACTF128 $0x01, Y6, X6
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r2_two:
+	CMPQ     SI, $0x02
+	JL       r2_one
+	VMOVSD   X6, (BX)
+	VMOVHLPS X6, X6, X6
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r2_one:
+	TESTQ  SI, SI
+	JE     r2_done
+	VMOVSS X6, (BX)
+
+r2_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y7, (AX)
+	LEAQ         32(AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r3_two
+	VMOVUPS      X8, (AX)
+	VEXTRACTF128 $0x01, Y8, X8
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r3_two:
+	CMPQ     CX, $0x02
+	JL       r3_one
+	VMOVSD   X8, (AX)
+	VMOVHLPS X8, X8, X8
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r3_one:
+	TESTQ  CX, CX
+	JE     r3_done
+	VMOVSS X8, (AX)
+
+r3_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_4x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_4x2_edgemask(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	VXORPS  Y8, Y8, Y8
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	LEAQ    (AX)(AX*2), BX
+	LEAQ    (DX)(BX*1), BX
+	MOVQ    b+32(FP), SI
+	MOVQ    ksB+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    k+0(FP), R8
+	TESTQ   R8, R8
+	JE      epilogue
+
+loop:
+	VMOVUPS      (SI), Y9
+	VMASKMOVPS   32(SI), Y0, Y10
+	VBROADCASTSS (DX), Y11
+	VFMADD231PS  Y11, Y9, Y1
+	VFMADD231PS  Y11, Y10, Y2
+	VBROADCASTSS (DX)(AX*1), Y11
+	VFMADD231PS  Y11, Y9, Y3
+	VFMADD231PS  Y11, Y10, Y4
+	VBROADCASTSS (DX)(AX*2), Y11
+	VFMADD231PS  Y11, Y9, Y5
+	VFMADD231PS  Y11, Y10, Y6
+	VBROADCASTSS (BX), Y11
+	VFMADD231PS  Y11, Y9, Y7
+	VFMADD231PS  Y11, Y10, Y8
+	ADDQ         DI, SI
+	ADDQ         CX, DX
+	ADDQ         CX, BX
+	DECQ         R8
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y9
+	VMULPS       Y9, Y1, Y1
+	VMULPS       Y9, Y2, Y2
+	VMULPS       Y9, Y3, Y3
+	VMULPS       Y9, Y4, Y4
+	VMULPS       Y9, Y5, Y5
+	VMULPS       Y9, Y6, Y6
+	VMULPS       Y9, Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y9
+	VFMADD231PS  (AX), Y9, Y1
+	VMASKMOVPS   32(AX), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y9, Y3
+	VMASKMOVPS   32(AX), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y9, Y5
+	VMASKMOVPS   32(AX), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y9, Y7
+	VMASKMOVPS   32(AX), Y0, Y0
+	VFMADD231PS  Y0, Y9, Y8
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	VMOVUPS      Y1, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X2, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y3, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X4, (BX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X4, (BX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X4, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y5, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r2_two
+	VMOVUPS      X6, (BX)
+	VEXTRACTF128 $0x01, Y6, X6
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r2_two:
+	CMPQ     SI, $0x02
+	JL       r2_one
+	VMOVSD   X6, (BX)
+	VMOVHLPS X6, X6, X6
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r2_one:
+	TESTQ  SI, SI
+	JE     r2_done
+	VMOVSS X6, (BX)
+
+r2_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y7, (AX)
+	LEAQ         32(AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r3_two
+	VMOVUPS      X8, (AX)
+	VEXTRACTF128 $0x01, Y8, X8
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r3_two:
+	CMPQ     CX, $0x02
+	JL       r3_one
+	VMOVSD   X8, (AX)
+	VMOVHLPS X8, X8, X8
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r3_one:
+	TESTQ  CX, CX
+	JE     r3_done
+	VMOVSS X8, (AX)
+
+r3_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_5x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_5x1(SB), NOSPLIT, $0-96
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3243,9 +5223,403 @@ store:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// func gemmAVX2_5x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_5x2(SB), NOSPLIT, $0-80
+TEXT ·gemmAVX2_5x1_edge(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	LEAQ    (AX)(AX*2), BX
+	LEAQ    (DX)(BX*1), BX
+	MOVQ    b+32(FP), SI
+	MOVQ    ksB+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    k+0(FP), R8
+	TESTQ   R8, R8
+	JE      epilogue
+
+loop:
+	VMOVUPS      (SI), Y6
+	VBROADCASTSS (DX), Y7
+	VFMADD231PS  Y7, Y6, Y1
+	VBROADCASTSS (DX)(AX*1), Y7
+	VFMADD231PS  Y7, Y6, Y2
+	VBROADCASTSS (DX)(AX*2), Y7
+	VFMADD231PS  Y7, Y6, Y3
+	VBROADCASTSS (BX), Y7
+	VFMADD231PS  Y7, Y6, Y4
+	VBROADCASTSS (BX)(AX*1), Y7
+	VFMADD231PS  Y7, Y6, Y5
+	ADDQ         DI, SI
+	ADDQ         CX, DX
+	ADDQ         CX, BX
+	DECQ         R8
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y6
+	VMULPS       Y6, Y1, Y1
+	VMULPS       Y6, Y2, Y2
+	VMULPS       Y6, Y3, Y3
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y6, Y5, Y5
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y6
+	VMASKMOVPS   (AX), Y0, Y7
+	VFMADD231PS  Y7, Y6, Y1
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y7
+	VFMADD231PS  Y7, Y6, Y2
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y7
+	VFMADD231PS  Y7, Y6, Y3
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y7
+	VFMADD231PS  Y7, Y6, Y4
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y0
+	VFMADD231PS  Y0, Y6, Y5
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X1, (BX)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X1, (BX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X1, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X2, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r2_two
+	VMOVUPS      X3, (BX)
+	VEXTRACTF128 $0x01, Y3, X3
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r2_two:
+	CMPQ     SI, $0x02
+	JL       r2_one
+	VMOVSD   X3, (BX)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r2_one:
+	TESTQ  SI, SI
+	JE     r2_done
+	VMOVSS X3, (BX)
+
+r2_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r3_two
+	VMOVUPS      X4, (BX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r3_two:
+	CMPQ     SI, $0x02
+	JL       r3_one
+	VMOVSD   X4, (BX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r3_one:
+	TESTQ  SI, SI
+	JE     r3_done
+	VMOVSS X4, (BX)
+
+r3_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r4_two
+	VMOVUPS      X5, (AX)
+	VEXTRACTF128 $0x01, Y5, X5
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r4_two:
+	CMPQ     CX, $0x02
+	JL       r4_one
+	VMOVSD   X5, (AX)
+	VMOVHLPS X5, X5, X5
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r4_one:
+	TESTQ  CX, CX
+	JE     r4_done
+	VMOVSS X5, (AX)
+
+r4_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_5x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_5x1_edgemask(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	LEAQ    (AX)(AX*2), BX
+	LEAQ    (DX)(BX*1), BX
+	MOVQ    b+32(FP), SI
+	MOVQ    ksB+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    k+0(FP), R8
+	TESTQ   R8, R8
+	JE      epilogue
+
+loop:
+	VMASKMOVPS   (SI), Y0, Y6
+	VBROADCASTSS (DX), Y7
+	VFMADD231PS  Y7, Y6, Y1
+	VBROADCASTSS (DX)(AX*1), Y7
+	VFMADD231PS  Y7, Y6, Y2
+	VBROADCASTSS (DX)(AX*2), Y7
+	VFMADD231PS  Y7, Y6, Y3
+	VBROADCASTSS (BX), Y7
+	VFMADD231PS  Y7, Y6, Y4
+	VBROADCASTSS (BX)(AX*1), Y7
+	VFMADD231PS  Y7, Y6, Y5
+	ADDQ         DI, SI
+	ADDQ         CX, DX
+	ADDQ         CX, BX
+	DECQ         R8
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y6
+	VMULPS       Y6, Y1, Y1
+	VMULPS       Y6, Y2, Y2
+	VMULPS       Y6, Y3, Y3
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y6, Y5, Y5
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y6
+	VMASKMOVPS   (AX), Y0, Y7
+	VFMADD231PS  Y7, Y6, Y1
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y7
+	VFMADD231PS  Y7, Y6, Y2
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y7
+	VFMADD231PS  Y7, Y6, Y3
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y7
+	VFMADD231PS  Y7, Y6, Y4
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y0
+	VFMADD231PS  Y0, Y6, Y5
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X1, (BX)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X1, (BX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X1, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X2, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r2_two
+	VMOVUPS      X3, (BX)
+	VEXTRACTF128 $0x01, Y3, X3
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r2_two:
+	CMPQ     SI, $0x02
+	JL       r2_one
+	VMOVSD   X3, (BX)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r2_one:
+	TESTQ  SI, SI
+	JE     r2_done
+	VMOVSS X3, (BX)
+
+r2_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r3_two
+	VMOVUPS      X4, (BX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r3_two:
+	CMPQ     SI, $0x02
+	JL       r3_one
+	VMOVSD   X4, (BX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r3_one:
+	TESTQ  SI, SI
+	JE     r3_done
+	VMOVSS X4, (BX)
+
+r3_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r4_two
+	VMOVUPS      X5, (AX)
+	VEXTRACTF128 $0x01, Y5, X5
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r4_two:
+	CMPQ     CX, $0x02
+	JL       r4_one
+	VMOVSD   X5, (AX)
+	VMOVHLPS X5, X5, X5
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r4_one:
+	TESTQ  CX, CX
+	JE     r4_done
+	VMOVSS X5, (AX)
+
+r4_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_5x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_5x2(SB), NOSPLIT, $0-96
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3348,9 +5722,455 @@ store:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// func gemmAVX2_5x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_6x1(SB), NOSPLIT, $0-80
+TEXT ·gemmAVX2_5x2_edge(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	VXORPS  Y8, Y8, Y8
+	VXORPS  Y9, Y9, Y9
+	VXORPS  Y10, Y10, Y10
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	LEAQ    (AX)(AX*2), BX
+	LEAQ    (DX)(BX*1), BX
+	MOVQ    b+32(FP), SI
+	MOVQ    ksB+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    k+0(FP), R8
+	TESTQ   R8, R8
+	JE      epilogue
+
+loop:
+	VMOVUPS      (SI), Y11
+	VMOVUPS      32(SI), Y12
+	VBROADCASTSS (DX), Y13
+	VFMADD231PS  Y13, Y11, Y1
+	VFMADD231PS  Y13, Y12, Y2
+	VBROADCASTSS (DX)(AX*1), Y13
+	VFMADD231PS  Y13, Y11, Y3
+	VFMADD231PS  Y13, Y12, Y4
+	VBROADCASTSS (DX)(AX*2), Y13
+	VFMADD231PS  Y13, Y11, Y5
+	VFMADD231PS  Y13, Y12, Y6
+	VBROADCASTSS (BX), Y13
+	VFMADD231PS  Y13, Y11, Y7
+	VFMADD231PS  Y13, Y12, Y8
+	VBROADCASTSS (BX)(AX*1), Y13
+	VFMADD231PS  Y13, Y11, Y9
+	VFMADD231PS  Y13, Y12, Y10
+	ADDQ         DI, SI
+	ADDQ         CX, DX
+	ADDQ         CX, BX
+	DECQ         R8
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y11
+	VMULPS       Y11, Y1, Y1
+	VMULPS       Y11, Y2, Y2
+	VMULPS       Y11, Y3, Y3
+	VMULPS       Y11, Y4, Y4
+	VMULPS       Y11, Y5, Y5
+	VMULPS       Y11, Y6, Y6
+	VMULPS       Y11, Y7, Y7
+	VMULPS       Y11, Y8, Y8
+	VMULPS       Y11, Y9, Y9
+	VMULPS       Y11, Y10, Y10
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y11
+	VFMADD231PS  (AX), Y11, Y1
+	VMASKMOVPS   32(AX), Y0, Y12
+	VFMADD231PS  Y12, Y11, Y2
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y11, Y3
+	VMASKMOVPS   32(AX), Y0, Y12
+	VFMADD231PS  Y12, Y11, Y4
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y11, Y5
+	VMASKMOVPS   32(AX), Y0, Y12
+	VFMADD231PS  Y12, Y11, Y6
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y11, Y7
+	VMASKMOVPS   32(AX), Y0, Y12
+	VFMADD231PS  Y12, Y11, Y8
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y11, Y9
+	VMASKMOVPS   32(AX), Y0, Y0
+	VFMADD231PS  Y0, Y11, Y10
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	VMOVUPS      Y1, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X2, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y3, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X4, (BX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X4, (BX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X4, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y5, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r2_two
+	VMOVUPS      X6, (BX)
+	VEXTRACTF128 $0x01, Y6, X6
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r2_two:
+	CMPQ     SI, $0x02
+	JL       r2_one
+	VMOVSD   X6, (BX)
+	VMOVHLPS X6, X6, X6
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r2_one:
+	TESTQ  SI, SI
+	JE     r2_done
+	VMOVSS X6, (BX)
+
+r2_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y7, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r3_two
+	VMOVUPS      X8, (BX)
+	VEXTRACTF128 $0x01, Y8, X8
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r3_two:
+	CMPQ     SI, $0x02
+	JL       r3_one
+	VMOVSD   X8, (BX)
+	VMOVHLPS X8, X8, X8
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r3_one:
+	TESTQ  SI, SI
+	JE     r3_done
+	VMOVSS X8, (BX)
+
+r3_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y9, (AX)
+	LEAQ         32(AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r4_two
+	VMOVUPS      X10, (AX)
+	VEXTRACTF128 $0x01, Y10, X10
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r4_two:
+	CMPQ     CX, $0x02
+	JL       r4_one
+	VMOVSD   X10, (AX)
+	VMOVHLPS X10, X10, X10
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r4_one:
+	TESTQ  CX, CX
+	JE     r4_done
+	VMOVSS X10, (AX)
+
+r4_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_5x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_5x2_edgemask(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	VXORPS  Y8, Y8, Y8
+	VXORPS  Y9, Y9, Y9
+	VXORPS  Y10, Y10, Y10
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	LEAQ    (AX)(AX*2), BX
+	LEAQ    (DX)(BX*1), BX
+	MOVQ    b+32(FP), SI
+	MOVQ    ksB+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    k+0(FP), R8
+	TESTQ   R8, R8
+	JE      epilogue
+
+loop:
+	VMOVUPS      (SI), Y11
+	VMASKMOVPS   32(SI), Y0, Y12
+	VBROADCASTSS (DX), Y13
+	VFMADD231PS  Y13, Y11, Y1
+	VFMADD231PS  Y13, Y12, Y2
+	VBROADCASTSS (DX)(AX*1), Y13
+	VFMADD231PS  Y13, Y11, Y3
+	VFMADD231PS  Y13, Y12, Y4
+	VBROADCASTSS (DX)(AX*2), Y13
+	VFMADD231PS  Y13, Y11, Y5
+	VFMADD231PS  Y13, Y12, Y6
+	VBROADCASTSS (BX), Y13
+	VFMADD231PS  Y13, Y11, Y7
+	VFMADD231PS  Y13, Y12, Y8
+	VBROADCASTSS (BX)(AX*1), Y13
+	VFMADD231PS  Y13, Y11, Y9
+	VFMADD231PS  Y13, Y12, Y10
+	ADDQ         DI, SI
+	ADDQ         CX, DX
+	ADDQ         CX, BX
+	DECQ         R8
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y11
+	VMULPS       Y11, Y1, Y1
+	VMULPS       Y11, Y2, Y2
+	VMULPS       Y11, Y3, Y3
+	VMULPS       Y11, Y4, Y4
+	VMULPS       Y11, Y5, Y5
+	VMULPS       Y11, Y6, Y6
+	VMULPS       Y11, Y7, Y7
+	VMULPS       Y11, Y8, Y8
+	VMULPS       Y11, Y9, Y9
+	VMULPS       Y11, Y10, Y10
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y11
+	VFMADD231PS  (AX), Y11, Y1
+	VMASKMOVPS   32(AX), Y0, Y12
+	VFMADD231PS  Y12, Y11, Y2
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y11, Y3
+	VMASKMOVPS   32(AX), Y0, Y12
+	VFMADD231PS  Y12, Y11, Y4
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y11, Y5
+	VMASKMOVPS   32(AX), Y0, Y12
+	VFMADD231PS  Y12, Y11, Y6
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y11, Y7
+	VMASKMOVPS   32(AX), Y0, Y12
+	VFMADD231PS  Y12, Y11, Y8
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y11, Y9
+	VMASKMOVPS   32(AX), Y0, Y0
+	VFMADD231PS  Y0, Y11, Y10
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	VMOVUPS      Y1, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X2, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y3, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X4, (BX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X4, (BX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X4, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y5, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r2_two
+	VMOVUPS      X6, (BX)
+	VEXTRACTF128 $0x01, Y6, X6
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r2_two:
+	CMPQ     SI, $0x02
+	JL       r2_one
+	VMOVSD   X6, (BX)
+	VMOVHLPS X6, X6, X6
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r2_one:
+	TESTQ  SI, SI
+	JE     r2_done
+	VMOVSS X6, (BX)
+
+r2_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y7, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r3_two
+	VMOVUPS      X8, (BX)
+	VEXTRACTF128 $0x01, Y8, X8
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r3_two:
+	CMPQ     SI, $0x02
+	JL       r3_one
+	VMOVSD   X8, (BX)
+	VMOVHLPS X8, X8, X8
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r3_one:
+	TESTQ  SI, SI
+	JE     r3_done
+	VMOVSS X8, (BX)
+
+r3_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y9, (AX)
+	LEAQ         32(AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r4_two
+	VMOVUPS      X10, (AX)
+	VEXTRACTF128 $0x01, Y10, X10
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r4_two:
+	CMPQ     CX, $0x02
+	JL       r4_one
+	VMOVSD   X10, (AX)
+	VMOVHLPS X10, X10, X10
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r4_one:
+	TESTQ  CX, CX
+	JE     r4_done
+	VMOVSS X10, (AX)
+
+r4_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_6x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_6x1(SB), NOSPLIT, $0-96
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3435,9 +6255,465 @@ store:
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// func gemmAVX2_6x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_6x2(SB), NOSPLIT, $0-80
+TEXT ·gemmAVX2_6x1_edge(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	LEAQ    (AX)(AX*2), BX
+	LEAQ    (DX)(BX*1), BX
+	MOVQ    b+32(FP), SI
+	MOVQ    ksB+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    k+0(FP), R8
+	TESTQ   R8, R8
+	JE      epilogue
+
+loop:
+	VMOVUPS      (SI), Y7
+	VBROADCASTSS (DX), Y8
+	VFMADD231PS  Y8, Y7, Y1
+	VBROADCASTSS (DX)(AX*1), Y8
+	VFMADD231PS  Y8, Y7, Y2
+	VBROADCASTSS (DX)(AX*2), Y8
+	VFMADD231PS  Y8, Y7, Y3
+	VBROADCASTSS (BX), Y8
+	VFMADD231PS  Y8, Y7, Y4
+	VBROADCASTSS (BX)(AX*1), Y8
+	VFMADD231PS  Y8, Y7, Y5
+	VBROADCASTSS (BX)(AX*2), Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         DI, SI
+	ADDQ         CX, DX
+	ADDQ         CX, BX
+	DECQ         R8
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y7
+	VMULPS       Y7, Y1, Y1
+	VMULPS       Y7, Y2, Y2
+	VMULPS       Y7, Y3, Y3
+	VMULPS       Y7, Y4, Y4
+	VMULPS       Y7, Y5, Y5
+	VMULPS       Y7, Y6, Y6
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y7
+	VMASKMOVPS   (AX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y1
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y2
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y4
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y5
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y0
+	VFMADD231PS  Y0, Y7, Y6
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X1, (BX)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X1, (BX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X1, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X2, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r2_two
+	VMOVUPS      X3, (BX)
+	VEXTRACTF128 $0x01, Y3, X3
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r2_two:
+	CMPQ     SI, $0x02
+	JL       r2_one
+	VMOVSD   X3, (BX)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r2_one:
+	TESTQ  SI, SI
+	JE     r2_done
+	VMOVSS X3, (BX)
+
+r2_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r3_two
+	VMOVUPS      X4, (BX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r3_two:
+	CMPQ     SI, $0x02
+	JL       r3_one
+	VMOVSD   X4, (BX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r3_one:
+	TESTQ  SI, SI
+	JE     r3_done
+	VMOVSS X4, (BX)
+
+r3_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r4_two
+	VMOVUPS      X5, (BX)
+	VEXTRACTF128 $0x01, Y5, X5
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r4_two:
+	CMPQ     SI, $0x02
+	JL       r4_one
+	VMOVSD   X5, (BX)
+	VMOVHLPS X5, X5, X5
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r4_one:
+	TESTQ  SI, SI
+	JE     r4_done
+	VMOVSS X5, (BX)
+
+r4_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r5_two
+	VMOVUPS      X6, (AX)
+	VEXTRACTF128 $0x01, Y6, X6
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r5_two:
+	CMPQ     CX, $0x02
+	JL       r5_one
+	VMOVSD   X6, (AX)
+	VMOVHLPS X6, X6, X6
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r5_one:
+	TESTQ  CX, CX
+	JE     r5_done
+	VMOVSS X6, (AX)
+
+r5_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_6x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_6x1_edgemask(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	LEAQ    (AX)(AX*2), BX
+	LEAQ    (DX)(BX*1), BX
+	MOVQ    b+32(FP), SI
+	MOVQ    ksB+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    k+0(FP), R8
+	TESTQ   R8, R8
+	JE      epilogue
+
+loop:
+	VMASKMOVPS   (SI), Y0, Y7
+	VBROADCASTSS (DX), Y8
+	VFMADD231PS  Y8, Y7, Y1
+	VBROADCASTSS (DX)(AX*1), Y8
+	VFMADD231PS  Y8, Y7, Y2
+	VBROADCASTSS (DX)(AX*2), Y8
+	VFMADD231PS  Y8, Y7, Y3
+	VBROADCASTSS (BX), Y8
+	VFMADD231PS  Y8, Y7, Y4
+	VBROADCASTSS (BX)(AX*1), Y8
+	VFMADD231PS  Y8, Y7, Y5
+	VBROADCASTSS (BX)(AX*2), Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         DI, SI
+	ADDQ         CX, DX
+	ADDQ         CX, BX
+	DECQ         R8
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y7
+	VMULPS       Y7, Y1, Y1
+	VMULPS       Y7, Y2, Y2
+	VMULPS       Y7, Y3, Y3
+	VMULPS       Y7, Y4, Y4
+	VMULPS       Y7, Y5, Y5
+	VMULPS       Y7, Y6, Y6
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y7
+	VMASKMOVPS   (AX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y1
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y2
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y4
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y5
+	ADDQ         CX, AX
+	VMASKMOVPS   (AX), Y0, Y0
+	VFMADD231PS  Y0, Y7, Y6
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X1, (BX)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X1, (BX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X1, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X2, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r2_two
+	VMOVUPS      X3, (BX)
+	VEXTRACTF128 $0x01, Y3, X3
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r2_two:
+	CMPQ     SI, $0x02
+	JL       r2_one
+	VMOVSD   X3, (BX)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r2_one:
+	TESTQ  SI, SI
+	JE     r2_done
+	VMOVSS X3, (BX)
+
+r2_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r3_two
+	VMOVUPS      X4, (BX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r3_two:
+	CMPQ     SI, $0x02
+	JL       r3_one
+	VMOVSD   X4, (BX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r3_one:
+	TESTQ  SI, SI
+	JE     r3_done
+	VMOVSS X4, (BX)
+
+r3_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r4_two
+	VMOVUPS      X5, (BX)
+	VEXTRACTF128 $0x01, Y5, X5
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r4_two:
+	CMPQ     SI, $0x02
+	JL       r4_one
+	VMOVSD   X5, (BX)
+	VMOVHLPS X5, X5, X5
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r4_one:
+	TESTQ  SI, SI
+	JE     r4_done
+	VMOVSS X5, (BX)
+
+r4_done:
+	ADDQ         CX, AX
+	LEAQ         (AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r5_two
+	VMOVUPS      X6, (AX)
+	VEXTRACTF128 $0x01, Y6, X6
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r5_two:
+	CMPQ     CX, $0x02
+	JL       r5_one
+	VMOVSD   X6, (AX)
+	VMOVHLPS X6, X6, X6
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r5_one:
+	TESTQ  CX, CX
+	JE     r5_done
+	VMOVSS X6, (AX)
+
+r5_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_6x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_6x2(SB), NOSPLIT, $0-96
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3550,5 +6826,523 @@ store:
 	ADDQ    CX, AX
 	VMOVUPS Y10, (AX)
 	VMOVUPS Y11, 32(AX)
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_6x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_6x2_edge(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	VXORPS  Y8, Y8, Y8
+	VXORPS  Y9, Y9, Y9
+	VXORPS  Y10, Y10, Y10
+	VXORPS  Y11, Y11, Y11
+	VXORPS  Y12, Y12, Y12
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	LEAQ    (AX)(AX*2), BX
+	LEAQ    (DX)(BX*1), BX
+	MOVQ    b+32(FP), SI
+	MOVQ    ksB+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    k+0(FP), R8
+	TESTQ   R8, R8
+	JE      epilogue
+
+loop:
+	VMOVUPS      (SI), Y13
+	VMOVUPS      32(SI), Y14
+	VBROADCASTSS (DX), Y15
+	VFMADD231PS  Y15, Y13, Y1
+	VFMADD231PS  Y15, Y14, Y2
+	VBROADCASTSS (DX)(AX*1), Y15
+	VFMADD231PS  Y15, Y13, Y3
+	VFMADD231PS  Y15, Y14, Y4
+	VBROADCASTSS (DX)(AX*2), Y15
+	VFMADD231PS  Y15, Y13, Y5
+	VFMADD231PS  Y15, Y14, Y6
+	VBROADCASTSS (BX), Y15
+	VFMADD231PS  Y15, Y13, Y7
+	VFMADD231PS  Y15, Y14, Y8
+	VBROADCASTSS (BX)(AX*1), Y15
+	VFMADD231PS  Y15, Y13, Y9
+	VFMADD231PS  Y15, Y14, Y10
+	VBROADCASTSS (BX)(AX*2), Y15
+	VFMADD231PS  Y15, Y13, Y11
+	VFMADD231PS  Y15, Y14, Y12
+	ADDQ         DI, SI
+	ADDQ         CX, DX
+	ADDQ         CX, BX
+	DECQ         R8
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y13
+	VMULPS       Y13, Y1, Y1
+	VMULPS       Y13, Y2, Y2
+	VMULPS       Y13, Y3, Y3
+	VMULPS       Y13, Y4, Y4
+	VMULPS       Y13, Y5, Y5
+	VMULPS       Y13, Y6, Y6
+	VMULPS       Y13, Y7, Y7
+	VMULPS       Y13, Y8, Y8
+	VMULPS       Y13, Y9, Y9
+	VMULPS       Y13, Y10, Y10
+	VMULPS       Y13, Y11, Y11
+	VMULPS       Y13, Y12, Y12
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y13
+	VFMADD231PS  (AX), Y13, Y1
+	VMASKMOVPS   32(AX), Y0, Y14
+	VFMADD231PS  Y14, Y13, Y2
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y13, Y3
+	VMASKMOVPS   32(AX), Y0, Y14
+	VFMADD231PS  Y14, Y13, Y4
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y13, Y5
+	VMASKMOVPS   32(AX), Y0, Y14
+	VFMADD231PS  Y14, Y13, Y6
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y13, Y7
+	VMASKMOVPS   32(AX), Y0, Y14
+	VFMADD231PS  Y14, Y13, Y8
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y13, Y9
+	VMASKMOVPS   32(AX), Y0, Y14
+	VFMADD231PS  Y14, Y13, Y10
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y13, Y11
+	VMASKMOVPS   32(AX), Y0, Y0
+	VFMADD231PS  Y0, Y13, Y12
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	VMOVUPS      Y1, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X2, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y3, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X4, (BX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X4, (BX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X4, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y5, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r2_two
+	VMOVUPS      X6, (BX)
+	VEXTRACTF128 $0x01, Y6, X6
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r2_two:
+	CMPQ     SI, $0x02
+	JL       r2_one
+	VMOVSD   X6, (BX)
+	VMOVHLPS X6, X6, X6
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r2_one:
+	TESTQ  SI, SI
+	JE     r2_done
+	VMOVSS X6, (BX)
+
+r2_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y7, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r3_two
+	VMOVUPS      X8, (BX)
+	VEXTRACTF128 $0x01, Y8, X8
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r3_two:
+	CMPQ     SI, $0x02
+	JL       r3_one
+	VMOVSD   X8, (BX)
+	VMOVHLPS X8, X8, X8
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r3_one:
+	TESTQ  SI, SI
+	JE     r3_done
+	VMOVSS X8, (BX)
+
+r3_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y9, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r4_two
+	VMOVUPS      X10, (BX)
+	VEXTRACTF128 $0x01, Y10, X10
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r4_two:
+	CMPQ     SI, $0x02
+	JL       r4_one
+	VMOVSD   X10, (BX)
+	VMOVHLPS X10, X10, X10
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r4_one:
+	TESTQ  SI, SI
+	JE     r4_done
+	VMOVSS X10, (BX)
+
+r4_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y11, (AX)
+	LEAQ         32(AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r5_two
+	VMOVUPS      X12, (AX)
+	VEXTRACTF128 $0x01, Y12, X12
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r5_two:
+	CMPQ     CX, $0x02
+	JL       r5_one
+	VMOVSD   X12, (AX)
+	VMOVHLPS X12, X12, X12
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r5_one:
+	TESTQ  CX, CX
+	JE     r5_done
+	VMOVSS X12, (AX)
+
+r5_done:
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_6x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_6x2_edgemask(SB), NOSPLIT, $0-96
+	MOVQ    mask+80(FP), AX
+	VMOVDQU (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	VXORPS  Y8, Y8, Y8
+	VXORPS  Y9, Y9, Y9
+	VXORPS  Y10, Y10, Y10
+	VXORPS  Y11, Y11, Y11
+	VXORPS  Y12, Y12, Y12
+	MOVQ    rsA+16(FP), AX
+	SHLQ    $0x02, AX
+	MOVQ    ksA+24(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    a+8(FP), DX
+	LEAQ    (AX)(AX*2), BX
+	LEAQ    (DX)(BX*1), BX
+	MOVQ    b+32(FP), SI
+	MOVQ    ksB+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    k+0(FP), R8
+	TESTQ   R8, R8
+	JE      epilogue
+
+loop:
+	VMOVUPS      (SI), Y13
+	VMASKMOVPS   32(SI), Y0, Y14
+	VBROADCASTSS (DX), Y15
+	VFMADD231PS  Y15, Y13, Y1
+	VFMADD231PS  Y15, Y14, Y2
+	VBROADCASTSS (DX)(AX*1), Y15
+	VFMADD231PS  Y15, Y13, Y3
+	VFMADD231PS  Y15, Y14, Y4
+	VBROADCASTSS (DX)(AX*2), Y15
+	VFMADD231PS  Y15, Y13, Y5
+	VFMADD231PS  Y15, Y14, Y6
+	VBROADCASTSS (BX), Y15
+	VFMADD231PS  Y15, Y13, Y7
+	VFMADD231PS  Y15, Y14, Y8
+	VBROADCASTSS (BX)(AX*1), Y15
+	VFMADD231PS  Y15, Y13, Y9
+	VFMADD231PS  Y15, Y14, Y10
+	VBROADCASTSS (BX)(AX*2), Y15
+	VFMADD231PS  Y15, Y13, Y11
+	VFMADD231PS  Y15, Y14, Y12
+	ADDQ         DI, SI
+	ADDQ         CX, DX
+	ADDQ         CX, BX
+	DECQ         R8
+	JNE          loop
+
+epilogue:
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	VBROADCASTSS alpha+64(FP), Y13
+	VMULPS       Y13, Y1, Y1
+	VMULPS       Y13, Y2, Y2
+	VMULPS       Y13, Y3, Y3
+	VMULPS       Y13, Y4, Y4
+	VMULPS       Y13, Y5, Y5
+	VMULPS       Y13, Y6, Y6
+	VMULPS       Y13, Y7, Y7
+	VMULPS       Y13, Y8, Y8
+	VMULPS       Y13, Y9, Y9
+	VMULPS       Y13, Y10, Y10
+	VMULPS       Y13, Y11, Y11
+	VMULPS       Y13, Y12, Y12
+	MOVQ         loadC+72(FP), DX
+	TESTQ        DX, DX
+	JE           store
+	VBROADCASTSS beta+68(FP), Y13
+	VFMADD231PS  (AX), Y13, Y1
+	VMASKMOVPS   32(AX), Y0, Y14
+	VFMADD231PS  Y14, Y13, Y2
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y13, Y3
+	VMASKMOVPS   32(AX), Y0, Y14
+	VFMADD231PS  Y14, Y13, Y4
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y13, Y5
+	VMASKMOVPS   32(AX), Y0, Y14
+	VFMADD231PS  Y14, Y13, Y6
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y13, Y7
+	VMASKMOVPS   32(AX), Y0, Y14
+	VFMADD231PS  Y14, Y13, Y8
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y13, Y9
+	VMASKMOVPS   32(AX), Y0, Y14
+	VFMADD231PS  Y14, Y13, Y10
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Y13, Y11
+	VMASKMOVPS   32(AX), Y0, Y0
+	VFMADD231PS  Y0, Y13, Y12
+	ADDQ         CX, AX
+	MOVQ         c+48(FP), AX
+
+store:
+	MOVQ         nLast+88(FP), DX
+	VMOVUPS      Y1, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (BX)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r0_two:
+	CMPQ     SI, $0x02
+	JL       r0_one
+	VMOVSD   X2, (BX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r0_one:
+	TESTQ  SI, SI
+	JE     r0_done
+	VMOVSS X2, (BX)
+
+r0_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y3, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r1_two
+	VMOVUPS      X4, (BX)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r1_two:
+	CMPQ     SI, $0x02
+	JL       r1_one
+	VMOVSD   X4, (BX)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r1_one:
+	TESTQ  SI, SI
+	JE     r1_done
+	VMOVSS X4, (BX)
+
+r1_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y5, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r2_two
+	VMOVUPS      X6, (BX)
+	VEXTRACTF128 $0x01, Y6, X6
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r2_two:
+	CMPQ     SI, $0x02
+	JL       r2_one
+	VMOVSD   X6, (BX)
+	VMOVHLPS X6, X6, X6
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r2_one:
+	TESTQ  SI, SI
+	JE     r2_done
+	VMOVSS X6, (BX)
+
+r2_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y7, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r3_two
+	VMOVUPS      X8, (BX)
+	VEXTRACTF128 $0x01, Y8, X8
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r3_two:
+	CMPQ     SI, $0x02
+	JL       r3_one
+	VMOVSD   X8, (BX)
+	VMOVHLPS X8, X8, X8
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r3_one:
+	TESTQ  SI, SI
+	JE     r3_done
+	VMOVSS X8, (BX)
+
+r3_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y9, (AX)
+	LEAQ         32(AX), BX
+	MOVQ         DX, SI
+	CMPQ         SI, $0x04
+	JL           r4_two
+	VMOVUPS      X10, (BX)
+	VEXTRACTF128 $0x01, Y10, X10
+	ADDQ         $0x10, BX
+	SUBQ         $0x04, SI
+
+r4_two:
+	CMPQ     SI, $0x02
+	JL       r4_one
+	VMOVSD   X10, (BX)
+	VMOVHLPS X10, X10, X10
+	ADDQ     $0x08, BX
+	SUBQ     $0x02, SI
+
+r4_one:
+	TESTQ  SI, SI
+	JE     r4_done
+	VMOVSS X10, (BX)
+
+r4_done:
+	ADDQ         CX, AX
+	VMOVUPS      Y11, (AX)
+	LEAQ         32(AX), AX
+	MOVQ         DX, CX
+	CMPQ         CX, $0x04
+	JL           r5_two
+	VMOVUPS      X12, (AX)
+	VEXTRACTF128 $0x01, Y12, X12
+	ADDQ         $0x10, AX
+	SUBQ         $0x04, CX
+
+r5_two:
+	CMPQ     CX, $0x02
+	JL       r5_one
+	VMOVSD   X12, (AX)
+	VMOVHLPS X12, X12, X12
+	ADDQ     $0x08, AX
+	SUBQ     $0x02, CX
+
+r5_one:
+	TESTQ  CX, CX
+	JE     r5_done
+	VMOVSS X12, (AX)
+
+r5_done:
 	VZEROUPPER
 	RET

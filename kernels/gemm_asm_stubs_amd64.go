@@ -76,38 +76,110 @@ func gemmAVX512_12x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c
 // gemmAVX512_12x2 computes a 12×32 C tile with AVX-512 (last vector masked by mask).
 func gemmAVX512_12x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
 
-// gemmAVX2_1x1 computes a 1×8 C tile with AVX2+FMA.
-func gemmAVX2_1x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// gemmAVX2_1x1 computes a 1×8 C tile with AVX2+FMA (mask and nLast unused).
+func gemmAVX2_1x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 
-// gemmAVX2_1x2 computes a 1×16 C tile with AVX2+FMA.
-func gemmAVX2_1x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// gemmAVX2_1x1_edge computes a 1×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
+func gemmAVX2_1x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 
-// gemmAVX2_2x1 computes a 2×8 C tile with AVX2+FMA.
-func gemmAVX2_2x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// gemmAVX2_1x1_edgemask computes a 1×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
+func gemmAVX2_1x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 
-// gemmAVX2_2x2 computes a 2×16 C tile with AVX2+FMA.
-func gemmAVX2_2x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// gemmAVX2_1x2 computes a 1×16 C tile with AVX2+FMA (mask and nLast unused).
+func gemmAVX2_1x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 
-// gemmAVX2_3x1 computes a 3×8 C tile with AVX2+FMA.
-func gemmAVX2_3x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// gemmAVX2_1x2_edge computes a 1×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
+func gemmAVX2_1x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 
-// gemmAVX2_3x2 computes a 3×16 C tile with AVX2+FMA.
-func gemmAVX2_3x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// gemmAVX2_1x2_edgemask computes a 1×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
+func gemmAVX2_1x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 
-// gemmAVX2_4x1 computes a 4×8 C tile with AVX2+FMA.
-func gemmAVX2_4x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// gemmAVX2_2x1 computes a 2×8 C tile with AVX2+FMA (mask and nLast unused).
+func gemmAVX2_2x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 
-// gemmAVX2_4x2 computes a 4×16 C tile with AVX2+FMA.
-func gemmAVX2_4x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// gemmAVX2_2x1_edge computes a 2×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
+func gemmAVX2_2x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 
-// gemmAVX2_5x1 computes a 5×8 C tile with AVX2+FMA.
-func gemmAVX2_5x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// gemmAVX2_2x1_edgemask computes a 2×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
+func gemmAVX2_2x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 
-// gemmAVX2_5x2 computes a 5×16 C tile with AVX2+FMA.
-func gemmAVX2_5x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// gemmAVX2_2x2 computes a 2×16 C tile with AVX2+FMA (mask and nLast unused).
+func gemmAVX2_2x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 
-// gemmAVX2_6x1 computes a 6×8 C tile with AVX2+FMA.
-func gemmAVX2_6x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// gemmAVX2_2x2_edge computes a 2×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
+func gemmAVX2_2x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
 
-// gemmAVX2_6x2 computes a 6×16 C tile with AVX2+FMA.
-func gemmAVX2_6x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int)
+// gemmAVX2_2x2_edgemask computes a 2×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
+func gemmAVX2_2x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_3x1 computes a 3×8 C tile with AVX2+FMA (mask and nLast unused).
+func gemmAVX2_3x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_3x1_edge computes a 3×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
+func gemmAVX2_3x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_3x1_edgemask computes a 3×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
+func gemmAVX2_3x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_3x2 computes a 3×16 C tile with AVX2+FMA (mask and nLast unused).
+func gemmAVX2_3x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_3x2_edge computes a 3×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
+func gemmAVX2_3x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_3x2_edgemask computes a 3×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
+func gemmAVX2_3x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_4x1 computes a 4×8 C tile with AVX2+FMA (mask and nLast unused).
+func gemmAVX2_4x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_4x1_edge computes a 4×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
+func gemmAVX2_4x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_4x1_edgemask computes a 4×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
+func gemmAVX2_4x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_4x2 computes a 4×16 C tile with AVX2+FMA (mask and nLast unused).
+func gemmAVX2_4x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_4x2_edge computes a 4×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
+func gemmAVX2_4x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_4x2_edgemask computes a 4×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
+func gemmAVX2_4x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_5x1 computes a 5×8 C tile with AVX2+FMA (mask and nLast unused).
+func gemmAVX2_5x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_5x1_edge computes a 5×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
+func gemmAVX2_5x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_5x1_edgemask computes a 5×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
+func gemmAVX2_5x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_5x2 computes a 5×16 C tile with AVX2+FMA (mask and nLast unused).
+func gemmAVX2_5x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_5x2_edge computes a 5×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
+func gemmAVX2_5x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_5x2_edgemask computes a 5×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
+func gemmAVX2_5x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_6x1 computes a 6×8 C tile with AVX2+FMA (mask and nLast unused).
+func gemmAVX2_6x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_6x1_edge computes a 6×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
+func gemmAVX2_6x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_6x1_edgemask computes a 6×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
+func gemmAVX2_6x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_6x2 computes a 6×16 C tile with AVX2+FMA (mask and nLast unused).
+func gemmAVX2_6x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_6x2_edge computes a 6×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
+func gemmAVX2_6x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmAVX2_6x2_edgemask computes a 6×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
+func gemmAVX2_6x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)

@@ -14,7 +14,7 @@ const (
 
 type gemmKernel512 = func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int, mask uint16)
 
-type gemmKernel256 = func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int)
+type gemmKernel256 = func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int, mask *int32, nLast int)
 
 // gemmKernels512[mr-1][nv-1] computes an mr-row tile of nv vectors.
 var gemmKernels512 = [12][2]gemmKernel512{
@@ -40,4 +40,24 @@ var gemmKernels256 = [6][2]gemmKernel256{
 	{gemmAVX2_4x1, gemmAVX2_4x2},
 	{gemmAVX2_5x1, gemmAVX2_5x2},
 	{gemmAVX2_6x1, gemmAVX2_6x2},
+}
+
+// gemmKernels256Edge[mr-1][nv-1] computes an mr-row tile of nv vectors.
+var gemmKernels256Edge = [6][2]gemmKernel256{
+	{gemmAVX2_1x1_edge, gemmAVX2_1x2_edge},
+	{gemmAVX2_2x1_edge, gemmAVX2_2x2_edge},
+	{gemmAVX2_3x1_edge, gemmAVX2_3x2_edge},
+	{gemmAVX2_4x1_edge, gemmAVX2_4x2_edge},
+	{gemmAVX2_5x1_edge, gemmAVX2_5x2_edge},
+	{gemmAVX2_6x1_edge, gemmAVX2_6x2_edge},
+}
+
+// gemmKernels256EdgeMask[mr-1][nv-1] computes an mr-row tile of nv vectors.
+var gemmKernels256EdgeMask = [6][2]gemmKernel256{
+	{gemmAVX2_1x1_edgemask, gemmAVX2_1x2_edgemask},
+	{gemmAVX2_2x1_edgemask, gemmAVX2_2x2_edgemask},
+	{gemmAVX2_3x1_edgemask, gemmAVX2_3x2_edgemask},
+	{gemmAVX2_4x1_edgemask, gemmAVX2_4x2_edgemask},
+	{gemmAVX2_5x1_edgemask, gemmAVX2_5x2_edgemask},
+	{gemmAVX2_6x1_edgemask, gemmAVX2_6x2_edgemask},
 }

@@ -50,7 +50,9 @@ func main() {
 	}
 	for mr := 1; mr <= mr256; mr++ {
 		for nv := 1; nv <= nv256; nv++ {
-			genAVX2(mr, nv)
+			for variant := avx2Full; variant <= avx2EdgeMask; variant++ {
+				genAVX2(mr, nv, variant)
+			}
 		}
 	}
 	Generate()
@@ -62,7 +64,7 @@ func main() {
 
 const (
 	signature512 = "func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int, mask uint16)"
-	signature256 = "func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int)"
+	signature256 = "func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int, mask *int32, nLast int)"
 )
 
 // aRows loads the A pointer and strides and returns a function giving the
@@ -206,15 +208,37 @@ func genAVX512(mr, nv int) {
 	RET()
 }
 
-// genAVX2 writes the AVX2+FMA kernel for a tile of whole vectors: B is read
-// and C written nv·8 columns wide. The driver sends partial tiles through a
-// scratch tile instead of masking, because VMASKMOVPS stores are slow on AMD
-// cores.
-func genAVX2(mr, nv int) {
+// AVX2 kernel variants for the last vector of a tile row.
+const (
+	avx2Full     = iota // all nv vectors full
+	avx2Edge            // last vector partial: C masked, B zero-padded (packed)
+	avx2EdgeMask        // last vector partial: C masked, B read in place with a mask
+)
+
+var avx2Suffix = [...]string{"", "_edge", "_edgemask"}
+
+// genAVX2 writes the AVX2+FMA kernel. In the edge variants the first nLast
+// lanes of the last vector are valid: C is read there with VMASKMOVPS (a fast
+// masked load) but written with plain 16-, 8- and 4-byte stores, because
+// VMASKMOVPS stores are slow on AMD cores.
+func genAVX2(mr, nv, variant int) {
 	const lanes = 8
-	name := kernelName("AVX2", mr, nv)
+	name := kernelName("AVX2", mr, nv) + avx2Suffix[variant]
 	TEXT(name, NOSPLIT, signature256)
-	Doc(fmt.Sprintf("%s computes a %d×%d C tile with AVX2+FMA.", name, mr, nv*lanes))
+	switch variant {
+	case avx2Full:
+		Doc(fmt.Sprintf("%s computes a %d×%d C tile with AVX2+FMA (mask and nLast unused).", name, mr, nv*lanes))
+	case avx2Edge:
+		Doc(fmt.Sprintf("%s computes a %d×%d C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.", name, mr, nv*lanes))
+	case avx2EdgeMask:
+		Doc(fmt.Sprintf("%s computes a %d×%d C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.", name, mr, nv*lanes))
+	}
+	edge := variant != avx2Full
+	var mask VecVirtual
+	if edge {
+		mask = YMM()
+		VMOVDQU(Mem{Base: Load(Param("mask"), GP64())}, mask)
+	}
 	acc := make([][]VecVirtual, mr)
 	for r := range acc {
 		acc[r] = make([]VecVirtual, nv)
@@ -235,7 +259,12 @@ func genAVX2(mr, nv int) {
 	bv := make([]VecVirtual, nv)
 	for v := range bv {
 		bv[v] = YMM()
-		VMOVUPS(Mem{Base: bp, Disp: 32 * v}, bv[v])
+		m := Mem{Base: bp, Disp: 32 * v}
+		if variant == avx2EdgeMask && v == nv-1 {
+			VMASKMOVPS(m, mask, bv[v])
+		} else {
+			VMOVUPS(m, bv[v])
+		}
 	}
 	for r := 0; r < mr; r++ {
 		t := YMM()
@@ -267,15 +296,55 @@ func genAVX2(mr, nv int) {
 	VBROADCASTSS(paramMem("beta"), beta)
 	for r := 0; r < mr; r++ {
 		for v := 0; v < nv; v++ {
-			VFMADD231PS(Mem{Base: cp, Disp: 32 * v}, beta, acc[r][v])
+			m := Mem{Base: cp, Disp: 32 * v}
+			if edge && v == nv-1 {
+				t := YMM()
+				VMASKMOVPS(m, mask, t)
+				VFMADD231PS(t, beta, acc[r][v])
+			} else {
+				VFMADD231PS(m, beta, acc[r][v])
+			}
 		}
 		ADDQ(ldc, cp)
 	}
 	Load(Param("c"), cp)
 	Label("store")
+	var nLast Register
+	if edge {
+		nLast = Load(Param("nLast"), GP64())
+	}
 	for r := 0; r < mr; r++ {
 		for v := 0; v < nv; v++ {
-			VMOVUPS(acc[r][v], Mem{Base: cp, Disp: 32 * v})
+			m := Mem{Base: cp, Disp: 32 * v}
+			if !edge || v < nv-1 {
+				VMOVUPS(acc[r][v], m)
+				continue
+			}
+			// The first nLast (1..7) lanes: 4, then 2, then 1 at a time,
+			// shifting the remaining lanes down into the low xmm.
+			dp, rem := GP64(), GP64()
+			x := acc[r][v].AsX()
+			LEAQ(m, dp)
+			MOVQ(nLast, rem)
+			l2, l1, done := fmt.Sprintf("r%d_two", r), fmt.Sprintf("r%d_one", r), fmt.Sprintf("r%d_done", r)
+			CMPQ(rem, U8(4))
+			JL(LabelRef(l2))
+			VMOVUPS(x, Mem{Base: dp})
+			VEXTRACTF128(U8(1), acc[r][v], x)
+			ADDQ(U8(16), dp)
+			SUBQ(U8(4), rem)
+			Label(l2)
+			CMPQ(rem, U8(2))
+			JL(LabelRef(l1))
+			VMOVSD(x, Mem{Base: dp})
+			VMOVHLPS(x, x, x)
+			ADDQ(U8(8), dp)
+			SUBQ(U8(2), rem)
+			Label(l1)
+			TESTQ(rem, rem)
+			JE(LabelRef(done))
+			VMOVSS(x, Mem{Base: dp})
+			Label(done)
 		}
 		if r < mr-1 {
 			ADDQ(ldc, cp)
@@ -291,19 +360,21 @@ func writeTables(path string) error {
 	fmt.Fprintf(&b, "// Tile limits of the generated kernels.\nconst (\n\tgemmMR512 = %d\n\tgemmNV512 = %d\n\tgemmMR256 = %d\n\tgemmNV256 = %d\n)\n\n", mr512, nv512, mr256, nv256)
 	fmt.Fprintf(&b, "type gemmKernel512 = %s\n\n", signature512)
 	fmt.Fprintf(&b, "type gemmKernel256 = %s\n\n", signature256)
-	table := func(varName, typ, isa string, mr, nv int) {
+	table := func(varName, typ, isa, suffix string, mr, nv int) {
 		fmt.Fprintf(&b, "// %s[mr-1][nv-1] computes an mr-row tile of nv vectors.\nvar %s = [%d][%d]%s{\n", varName, varName, mr, nv, typ)
 		for r := 1; r <= mr; r++ {
 			b.WriteString("\t{")
 			for v := 1; v <= nv; v++ {
-				fmt.Fprintf(&b, "%s, ", kernelName(isa, r, v))
+				fmt.Fprintf(&b, "%s%s, ", kernelName(isa, r, v), suffix)
 			}
 			b.WriteString("},\n")
 		}
 		b.WriteString("}\n\n")
 	}
-	table("gemmKernels512", "gemmKernel512", "AVX512", mr512, nv512)
-	table("gemmKernels256", "gemmKernel256", "AVX2", mr256, nv256)
+	table("gemmKernels512", "gemmKernel512", "AVX512", "", mr512, nv512)
+	table("gemmKernels256", "gemmKernel256", "AVX2", avx2Suffix[avx2Full], mr256, nv256)
+	table("gemmKernels256Edge", "gemmKernel256", "AVX2", avx2Suffix[avx2Edge], mr256, nv256)
+	table("gemmKernels256EdgeMask", "gemmKernel256", "AVX2", avx2Suffix[avx2EdgeMask], mr256, nv256)
 	src, err := format.Source(b.Bytes())
 	if err != nil {
 		return fmt.Errorf("gemm generator: formatting tables: %w", err)
