@@ -252,7 +252,8 @@ func (n *Network) LoadWeights(path string) error {
 	}
 	want := n.stateTensors()
 	var errs []error
-	for _, w := range want {
+	found := make([][]float32, len(want))
+	for i, w := range want {
 		t, ok := tensors[w.Name]
 		if !ok {
 			errs = append(errs, fmt.Errorf("key %q (shape %v) is missing", w.Name, w.Shape))
@@ -261,6 +262,7 @@ func (n *Network) LoadWeights(path string) error {
 		if !equalShape(t.Shape, w.Shape) {
 			errs = append(errs, fmt.Errorf("key %q has shape %v, the network needs %v", w.Name, t.Shape, w.Shape))
 		}
+		found[i] = t.Data
 		delete(tensors, w.Name)
 	}
 	extra := make([]string, 0, len(tensors))
@@ -274,9 +276,8 @@ func (n *Network) LoadWeights(path string) error {
 	if len(errs) > 0 {
 		return fmt.Errorf("weights %s do not fit the network: %w", path, errors.Join(errs...))
 	}
-	tensors, _, _ = ReadSafetensors(path) // the map was consumed by the check above
-	for _, w := range want {
-		copy(w.Data, tensors[w.Name].Data)
+	for i, w := range want {
+		copy(w.Data, found[i])
 	}
 	return nil
 }
