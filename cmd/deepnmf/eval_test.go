@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deepnmf/deepnmf/nn"
 )
 
 // sharedPath returns ../shared/<rel> (or $DEEPNMF_SHARED/<rel>); a missing file
@@ -119,5 +121,71 @@ func TestInspect(t *testing.T) {
 		if _, err := execute(args...); err == nil {
 			t.Errorf("%v must fail", args)
 		}
+	}
+}
+
+// --run finds the weights (final, else the checkpoint), the config and the
+// dataset in a run directory; weights saved by deepnmf need no --config.
+func TestEvalRunDir(t *testing.T) {
+	src := filepath.Dir(sharedPath(t, "golden/torch_cnmf_1x1/model.safetensors"))
+	dataDir := filepath.Dir(sharedPath(t, "data/cifar10"))
+	run := t.TempDir()
+	copyFile := func(from, to string) {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(filepath.Join(src, "model.safetensors"), filepath.Join(run, "checkpoint", "model.safetensors"))
+	copyFile(filepath.Join(src, "network.json"), filepath.Join(run, "config.json"))
+	if err := os.WriteFile(filepath.Join(run, "run.json"), []byte(`{"options": {"dataset": "cifar10"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evalJSON := func(args ...string) evalResult {
+		t.Helper()
+		out, err := execute(append([]string{"eval", "--data-dir", dataDir, "--limit", "100", "--json"}, args...)...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		var res evalResult
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return res
+	}
+	fromRun := evalJSON("--run", run)
+	direct := evalJSON("--weights", filepath.Join(src, "model.safetensors"), "--config", filepath.Join(src, "network.json"))
+	if fromRun.N != 100 || fromRun.Correct != direct.Correct || fromRun.Dataset != "cifar10" {
+		t.Errorf("--run: %+v, direct: %+v", fromRun, direct)
+	}
+
+	// Weights written by deepnmf carry their config.
+	cfg, err := nn.LoadConfig(filepath.Join(src, "network.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := nn.Build(cfg, nn.Shape{C: 3, H: 28, W: 28}, 1, nn.Options{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	if err := net.LoadWeights(filepath.Join(src, "model.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	final := filepath.Join(run, "final.safetensors")
+	if err := net.SaveWeights(final, nil); err != nil {
+		t.Fatal(err)
+	}
+	if own := evalJSON("--weights", final); own.Correct != direct.Correct {
+		t.Errorf("deepnmf-saved weights: %d correct, PyTorch file %d", own.Correct, direct.Correct)
+	}
+	if again := evalJSON("--run", run); again.Weights != final {
+		t.Errorf("--run must prefer final.safetensors, used %s", again.Weights)
 	}
 }
