@@ -178,24 +178,25 @@ func packPanelsA(dst []float32, transA bool, a []float32, lda, i0, p0, mcb, kcb,
 	}
 }
 
-// transposeInto writes dst[p·ldd + r] = src[r·lds + p] for r < rows, p < cols,
-// four source rows at a time so that each destination write covers four
-// adjacent floats.
+// transposeInto writes dst[p·ldd + r] = src[r·lds + p] for r < rows,
+// p < cols: whole 8×8 blocks in assembly, the fringe in Go.
 func transposeInto(dst []float32, ldd int, src []float32, lds, rows, cols int) {
-	r := 0
-	for ; r+4 <= rows; r += 4 {
-		s0 := src[r*lds : r*lds+cols]
-		s1 := src[(r+1)*lds : (r+1)*lds+cols]
-		s2 := src[(r+2)*lds : (r+2)*lds+cols]
-		s3 := src[(r+3)*lds : (r+3)*lds+cols]
-		for p := range s0 {
-			d := dst[p*ldd+r : p*ldd+r+4]
-			d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
-		}
+	if rows == 0 || cols == 0 {
+		return
 	}
-	for ; r < rows; r++ {
-		for p, v := range src[r*lds : r*lds+cols] {
-			dst[p*ldd+r] = v
+	src = src[:(rows-1)*lds+cols]
+	dst = dst[:(cols-1)*ldd+rows]
+	rows8, cols8 := rows/8*8, cols/8*8
+	if rows8 > 0 && cols8 > 0 {
+		gemmTranspose8(&dst[0], ldd, &src[0], lds, rows8/8, cols8/8)
+	}
+	for r := 0; r < rows; r++ {
+		from := cols8
+		if r >= rows8 {
+			from = 0
+		}
+		for p, v := range src[r*lds+from : r*lds+cols] {
+			dst[(from+p)*ldd+r] = v
 		}
 	}
 }

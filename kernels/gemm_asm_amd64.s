@@ -7346,3 +7346,83 @@ r5_one:
 r5_done:
 	VZEROUPPER
 	RET
+
+// func gemmTranspose8(dst *float32, ldd int, src *float32, lds int, jBlocks int, pBlocks int)
+// Requires: AVX
+TEXT ·gemmTranspose8(SB), NOSPLIT, $0-48
+	MOVQ  ldd+8(FP), AX
+	SHLQ  $0x02, AX
+	MOVQ  lds+24(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  jBlocks+32(FP), DX
+	TESTQ DX, DX
+	JE    done
+	MOVQ  dst+0(FP), BX
+	MOVQ  src+16(FP), SI
+	LEAQ  (CX)(CX*2), DI
+	LEAQ  (AX)(AX*2), R8
+
+jloop:
+	MOVQ  pBlocks+40(FP), R9
+	MOVQ  SI, R10
+	MOVQ  BX, R11
+	TESTQ R9, R9
+	JE    jnext
+
+ploop:
+	LEAQ       (R10)(CX*4), R12
+	LEAQ       (R11)(AX*4), R13
+	VMOVUPS    (R10), Y0
+	VMOVUPS    (R10)(CX*1), Y1
+	VMOVUPS    (R10)(CX*2), Y2
+	VMOVUPS    (R10)(DI*1), Y3
+	VMOVUPS    (R12), Y4
+	VMOVUPS    (R12)(CX*1), Y5
+	VMOVUPS    (R12)(CX*2), Y6
+	VMOVUPS    (R12)(DI*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VMOVUPS    Y6, (R11)
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VMOVUPS    Y2, (R13)
+	VPERM2F128 $0x20, Y3, Y1, Y2
+	VMOVUPS    Y2, (R11)(AX*1)
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VMOVUPS    Y1, (R13)(AX*1)
+	VPERM2F128 $0x20, Y5, Y8, Y1
+	VMOVUPS    Y1, (R11)(AX*2)
+	VPERM2F128 $0x31, Y5, Y8, Y1
+	VMOVUPS    Y1, (R13)(AX*2)
+	VPERM2F128 $0x20, Y4, Y0, Y1
+	VMOVUPS    Y1, (R11)(R8*1)
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	VMOVUPS    Y0, (R13)(R8*1)
+	ADDQ       $0x20, R10
+	LEAQ       (R13)(AX*4), R11
+	DECQ       R9
+	JNE        ploop
+
+jnext:
+	LEAQ (SI)(CX*8), SI
+	ADDQ $0x20, BX
+	DECQ DX
+	JNE  jloop
+
+done:
+	VZEROUPPER
+	RET

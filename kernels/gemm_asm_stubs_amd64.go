@@ -183,3 +183,6 @@ func gemmAVX2_6x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int,
 
 // gemmAVX2_6x2_edgemask computes a 6×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
 func gemmAVX2_6x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+
+// gemmTranspose8 transposes 8×8 blocks (see the generator).
+func gemmTranspose8(dst *float32, ldd int, src *float32, lds int, jBlocks int, pBlocks int)

@@ -55,6 +55,7 @@ func main() {
 			}
 		}
 	}
+	genTranspose8()
 	Generate()
 	if err := writeTables(*tables); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -204,6 +205,98 @@ func genAVX512(mr, nv int) {
 			ADDQ(ldc, cp)
 		}
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// genTranspose8 writes an 8×8-block transpose used to pack transposed
+// operands: dst[p·ldd + j] = src[j·lds + p] for j < 8·jBlocks, p < 8·pBlocks
+// (strides in elements). Each block is eight 8-float loads, the classic
+// unpack/shuffle/permute network and eight 8-float stores: AVX only, so both
+// assembly paths use it. (AVX-512 gathers were tried: slower on Zen 4 than
+// scalar Go.)
+func genTranspose8() {
+	TEXT("gemmTranspose8", NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, jBlocks, pBlocks int)")
+	Doc("gemmTranspose8 transposes 8×8 blocks (see the generator).")
+	ldd := Load(Param("ldd"), GP64())
+	SHLQ(U8(2), ldd)
+	lds := Load(Param("lds"), GP64())
+	SHLQ(U8(2), lds)
+	jb := Load(Param("jBlocks"), GP64())
+	TESTQ(jb, jb)
+	JE(LabelRef("done"))
+	dstRow := Load(Param("dst"), GP64()) // dst column block j: dst + 32·j bytes
+	srcRow := Load(Param("src"), GP64()) // src row block j: src + 8·j·lds
+	lds3 := GP64()
+	LEAQ(Mem{Base: lds, Index: lds, Scale: 2}, lds3)
+	ldd3 := GP64()
+	LEAQ(Mem{Base: ldd, Index: ldd, Scale: 2}, ldd3)
+
+	Label("jloop")
+	pb := Load(Param("pBlocks"), GP64())
+	s0, d0 := GP64(), GP64()
+	MOVQ(srcRow, s0)
+	MOVQ(dstRow, d0)
+	TESTQ(pb, pb)
+	JE(LabelRef("jnext"))
+	Label("ploop")
+	s4, d4 := GP64(), GP64()
+	LEAQ(Mem{Base: s0, Index: lds, Scale: 4}, s4)
+	LEAQ(Mem{Base: d0, Index: ldd, Scale: 4}, d4)
+	r := make([]VecVirtual, 8)
+	for i := range r {
+		r[i] = YMM()
+	}
+	srcRows := []Mem{
+		{Base: s0}, {Base: s0, Index: lds, Scale: 1}, {Base: s0, Index: lds, Scale: 2}, {Base: s0, Index: lds3, Scale: 1},
+		{Base: s4}, {Base: s4, Index: lds, Scale: 1}, {Base: s4, Index: lds, Scale: 2}, {Base: s4, Index: lds3, Scale: 1},
+	}
+	for i := range r {
+		VMOVUPS(srcRows[i], r[i])
+	}
+	t := make([]VecVirtual, 8)
+	for i := range t {
+		t[i] = YMM()
+	}
+	for i := 0; i < 8; i += 2 {
+		VUNPCKLPS(r[i+1], r[i], t[i])
+		VUNPCKHPS(r[i+1], r[i], t[i+1])
+	}
+	u := make([]VecVirtual, 8)
+	for i := range u {
+		u[i] = YMM()
+	}
+	// u0..u3 from rows 0-3, u4..u7 from rows 4-7: lanes 0,1,2,3 of each 128-bit half.
+	VSHUFPS(U8(0x44), t[2], t[0], u[0])
+	VSHUFPS(U8(0xEE), t[2], t[0], u[1])
+	VSHUFPS(U8(0x44), t[3], t[1], u[2])
+	VSHUFPS(U8(0xEE), t[3], t[1], u[3])
+	VSHUFPS(U8(0x44), t[6], t[4], u[4])
+	VSHUFPS(U8(0xEE), t[6], t[4], u[5])
+	VSHUFPS(U8(0x44), t[7], t[5], u[6])
+	VSHUFPS(U8(0xEE), t[7], t[5], u[7])
+	dstRows := []Mem{
+		{Base: d0}, {Base: d0, Index: ldd, Scale: 1}, {Base: d0, Index: ldd, Scale: 2}, {Base: d0, Index: ldd3, Scale: 1},
+		{Base: d4}, {Base: d4, Index: ldd, Scale: 1}, {Base: d4, Index: ldd, Scale: 2}, {Base: d4, Index: ldd3, Scale: 1},
+	}
+	for i := 0; i < 4; i++ {
+		o := YMM()
+		VPERM2F128(U8(0x20), u[i+4], u[i], o)
+		VMOVUPS(o, dstRows[i])
+		o2 := YMM()
+		VPERM2F128(U8(0x31), u[i+4], u[i], o2)
+		VMOVUPS(o2, dstRows[i+4])
+	}
+	ADDQ(U8(32), s0)
+	LEAQ(Mem{Base: d4, Index: ldd, Scale: 4}, d0)
+	DECQ(pb)
+	JNE(LabelRef("ploop"))
+	Label("jnext")
+	LEAQ(Mem{Base: srcRow, Index: lds, Scale: 8}, srcRow)
+	ADDQ(U8(32), dstRow)
+	DECQ(jb)
+	JNE(LabelRef("jloop"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
