@@ -457,7 +457,7 @@ func newBatchNorm(in Shape, running bool, training *bool) *batchNormLayer {
 	l.in, l.out = in, in
 	C := in.C
 	l.info.Type = "BatchNorm2d"
-	l.info.Desc = fmt.Sprintf("BatchNorm2d(%d, eps=1e-05, momentum=0.1, affine=True, track_running_stats=%s)", C, map[bool]string{true: "True", false: "False"}[running])
+	l.info.Desc = fmt.Sprintf("BatchNorm2d(%d, eps=1e-05, momentum=0.1, affine=True, track_running_stats=%s)", C, pyBool(running))
 	l.mean, l.invStd = make([]float32, C), make([]float32, C)
 	l.scale, l.shift = make([]float32, C), make([]float32, C)
 	l.sumG, l.sumGX = make([]float64, C), make([]float64, C)

@@ -31,7 +31,7 @@ func newNNMF(in Shape, cfg nnmf.Config, training *bool) (*nnmfLayer, error) {
 	l := &nnmfLayer{core: core, training: training}
 	l.in, l.out = in, Shape{cfg.Out, in.H, in.W}
 	l.info.Type = "NNMF2d"
-	l.info.Desc = fmt.Sprintf("NNMF2d(%d, %d, iterations=%d)", cfg.In, cfg.Out, cfg.Iterations)
+	l.info.Desc = fmt.Sprintf("NNMF2d(%d, %d, local_learning=%s, iterations=%d)", cfg.In, cfg.Out, pyBool(cfg.LocalLearning), cfg.Iterations)
 	l.fwd, l.bwd = l.forwardShard, l.backwardShard
 	return l, nil
 }
@@ -101,4 +101,12 @@ func (l *nnmfLayer) backwardShard(s int) {
 		return
 	}
 	l.shardErrs[s] = l.core.Backward(l.ws[s], l.x[lo*D:hi*D], hi-lo, l.w, l.y[lo*K:hi*K], l.gy[lo*K:hi*K], l.gx[lo*D:hi*D], gw)
+}
+
+// pyBool prints a bool as Python does, for PyTorch-like layer descriptions.
+func pyBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
 }
