@@ -1,0 +1,5 @@
+//go:build !linux
+
+package kernels
+
+func threadCPUSeconds() (float64, bool) { return 0, false }
