@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"testing"
@@ -209,6 +210,21 @@ func TestCenterOffset(t *testing.T) {
 	for _, tc := range []struct{ size, crop, want int }{{32, 28, 2}, {28, 24, 2}, {8, 6, 1}, {9, 6, 2}, {11, 6, 2}, {7, 6, 0}} {
 		if got := centerOffset(tc.size, tc.crop); got != tc.want {
 			t.Errorf("centerOffset(%d, %d) = %d, want %d", tc.size, tc.crop, got, tc.want)
+		}
+	}
+}
+
+// fmod1 is math.Mod(a, 1) bit for bit, signed zeros included.
+func TestFmod1(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	vals := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 2, -3, 0.5, -0.5, 1.5, 0x1p-30, -0x1p-30, 0x1p23 + 1, -0x1p24, 0.99999994, 1.0000001}
+	for range 100000 {
+		vals = append(vals, (r.Float32()-0.5)*4, (r.Float32()-0.5)*float32(math.Ldexp(1, r.IntN(60)-30)))
+	}
+	for _, a := range vals {
+		want := float32(math.Mod(float64(a), 1))
+		if got := fmod1(a); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("fmod1(%v) = %v, want %v", a, got, want)
 		}
 	}
 }
