@@ -362,3 +362,30 @@ func TestLoaderErrors(t *testing.T) {
 		t.Error("bad mode name accepted")
 	}
 }
+
+// A training batch is: crop (and flip) each image with the batch's draw,
+// then its jitter, in that order, with the draw taken from the stream of
+// (seed, epoch, batch).
+func TestFillAppliesDraw(t *testing.T) {
+	info := mustInfo("cifar10")
+	s := synthSplit(info, 120, 8)
+	l := newLoader(t, info, s, TrainConfig(3))
+	x, lb := make([]float32, 50*3*28*28), make([]int, 50)
+	const epoch, batch = 2, 1
+	if _, err := l.Fill(epoch, batch, x, lb); err != nil {
+		t.Fatal(err)
+	}
+	var src rand.PCG
+	src.Seed(streamSeed(3, streamAugment, epoch, batch))
+	p := l.draw(&src)
+	order := l.Order(epoch)
+	want := make([]float32, 3*28*28)
+	for k := range 50 {
+		idx := order[batch*50+k]
+		cropBytes(want, s.Image(idx), 3, 32, 32, p.top, p.left, 28, 28, p.flip)
+		p.jit.apply(want, 3, 28*28)
+		if !slices.Equal(x[k*len(want):(k+1)*len(want)], want) || lb[k] != s.Label(idx) {
+			t.Fatalf("image %d of the batch differs from crop+flip+jitter of image %d", k, idx)
+		}
+	}
+}
