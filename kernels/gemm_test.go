@@ -240,3 +240,21 @@ func TestSgemmRejectsShortOperands(t *testing.T) {
 		}()
 	}
 }
+
+// TestSgemmDoesNotAllocate: steady-state calls allocate nothing on any path
+// (the first call may create the packing buffers).
+func TestSgemmDoesNotAllocate(t *testing.T) {
+	const m, n, k = 300, 100, 200
+	a := make([]float32, m*k)
+	b := make([]float32, k*n)
+	c := make([]float32, m*n)
+	allPaths(t, func(t testing.TB, p CPUPath) {
+		notTrans := func() { Sgemm(false, false, m, n, k, 1, a, k, b, n, 0.5, c, n) }
+		trans := func() { Sgemm(true, true, m, n, k, 1, a, m, b, k, 0.5, c, n) }
+		for name, run := range map[string]func(){"NN": notTrans, "TT": trans} {
+			if allocs := testing.AllocsPerRun(3, run); allocs != 0 {
+				t.Errorf("%s %s: %v allocations per call", p, name, allocs)
+			}
+		}
+	})
+}

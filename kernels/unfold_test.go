@@ -245,3 +245,22 @@ func TestUnfoldGolden(t *testing.T) {
 		}
 	}
 }
+
+func TestUnfoldDoesNotAllocate(t *testing.T) {
+	g := unfoldGeoms[5]
+	x := make([]float32, g.InputLen())
+	cols := make([]float32, g.Rows()*g.Cols())
+	for _, p := range unfoldPairs {
+		run := func() {
+			if err := p.unfold(g, x, cols); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.fold(g, cols, x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if allocs := testing.AllocsPerRun(3, run); allocs != 0 {
+			t.Errorf("%s: %v allocations per unfold+fold", p.name, allocs)
+		}
+	}
+}
