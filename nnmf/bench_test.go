@@ -56,7 +56,7 @@ type sharded struct {
 	err     []error
 }
 
-func newSharded(b *testing.B, cfg Config, rows, threads int) *sharded {
+func newSharded(b testing.TB, cfg Config, rows, threads int) *sharded {
 	layer, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -95,7 +95,7 @@ func (s *sharded) backward() func(int) {
 	}
 }
 
-func (s *sharded) check(b *testing.B) {
+func (s *sharded) check(b testing.TB) {
 	for _, err := range s.err {
 		if err != nil {
 			b.Fatal(err)
@@ -111,7 +111,7 @@ func BenchmarkForward(b *testing.B) {
 				fwd := s.forward(false)
 				b.ReportAllocs()
 				b.ResetTimer()
-				for b.Loop() {
+				for i := 0; i < b.N; i++ {
 					s.pool.Run(fwd)
 				}
 				b.StopTimer()

@@ -463,21 +463,30 @@ func TestParseMethod(t *testing.T) {
 	}
 }
 
-func TestForwardAllocatesNothing(t *testing.T) {
-	p := newProblem(37, 32, 75, 2)
-	for _, m := range []Method{Approx, Unrolled, LastIter} {
+func TestSteadyStateAllocatesNothing(t *testing.T) {
+	p := newProblem(300, 32, 75, 2)
+	for m := Approx; m <= Implicit; m++ {
 		layer, err := New(Config{In: 75, Out: 32, Iterations: 4, Method: m})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ws := layer.NewWorkspace(p.rows)
 		h := make([]float32, p.rows*p.k)
+		gx := make([]float32, p.rows*p.d)
+		gw := make([]float32, p.k*p.d)
 		if a := testing.AllocsPerRun(5, func() {
 			if err := layer.Forward(ws, p.x, p.rows, p.w, h, true); err != nil {
 				t.Fatal(err)
 			}
 		}); a != 0 {
 			t.Errorf("%v: Forward allocates %v times per call", m, a)
+		}
+		if a := testing.AllocsPerRun(5, func() {
+			if err := layer.Backward(ws, p.x, p.rows, p.w, h, p.g, gx, gw); err != nil {
+				t.Fatal(err)
+			}
+		}); a != 0 {
+			t.Errorf("%v: Backward allocates %v times per call", m, a)
 		}
 	}
 }
