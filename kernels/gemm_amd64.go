@@ -9,9 +9,10 @@ import "sync"
 // (in L2), every NR-column micro-panel of B (in L1) meets every MR-row
 // micro-panel of A.
 var (
-	gemmKC = 384
-	gemmMC = 144 // a multiple of both tile heights (12 and 6)
-	gemmNC = 2048
+	gemmL2Floats = 128 << 10 // half of a 1 MiB L2
+	gemmKC       = 384
+	gemmMC       = 144 // a multiple of both tile heights (12 and 6)
+	gemmNC       = 2048
 )
 
 // Packing is skipped where it cannot pay for itself. B is read in place when
@@ -130,7 +131,7 @@ func sgemmBlocked(t *gemmTiles, transA, transB bool, m, n, k int, alpha float32,
 				if packA {
 					packPanelsA(bufs.a, transA, a, lda, ic, pc, mcb, kcb, t.mr)
 				}
-				for jr := 0; jr < ncb; jr += nr {
+				tile := func(jr, ir int) {
 					nrb := min(nr, ncb-jr)
 					nv := (nrb + t.lanes - 1) / t.lanes
 					nLast := nrb - (nv-1)*t.lanes
@@ -141,19 +142,33 @@ func sgemmBlocked(t *gemmTiles, transA, transB bool, m, n, k int, alpha float32,
 					} else {
 						bp, ksB = &b[pc*ldb+jc+jr], ldb
 					}
+					mrb := min(t.mr, mcb-ir)
+					var ap *float32
+					var rsA, ksA int
+					switch {
+					case packA:
+						ap, rsA, ksA = &bufs.a[ir*kcb], 1, mrb
+					case transA:
+						ap, rsA, ksA = &a[pc*lda+ic+ir], 1, lda
+					default:
+						ap, rsA, ksA = &a[(ic+ir)*lda+pc], lda, 1
+					}
+					t.run(mrb, nv, nLast, kcb, ap, rsA, ksA, bp, ksB, packB, &c[(ic+ir)*ldc+jc+jr], ldc, alpha, betaBlock, loadC)
+				}
+				// A packed B slab that fits in L2 is swept once per row panel,
+				// which keeps each A micro-panel in L1; a larger or unpacked B
+				// keeps its micro-panel in L1 instead while the row panels pass.
+				if packB && kcb*ncb <= gemmL2Floats {
 					for ir := 0; ir < mcb; ir += t.mr {
-						mrb := min(t.mr, mcb-ir)
-						var ap *float32
-						var rsA, ksA int
-						switch {
-						case packA:
-							ap, rsA, ksA = &bufs.a[ir*kcb], 1, mrb
-						case transA:
-							ap, rsA, ksA = &a[pc*lda+ic+ir], 1, lda
-						default:
-							ap, rsA, ksA = &a[(ic+ir)*lda+pc], lda, 1
+						for jr := 0; jr < ncb; jr += nr {
+							tile(jr, ir)
 						}
-						t.run(mrb, nv, nLast, kcb, ap, rsA, ksA, bp, ksB, packB, &c[(ic+ir)*ldc+jc+jr], ldc, alpha, betaBlock, loadC)
+					}
+				} else {
+					for jr := 0; jr < ncb; jr += nr {
+						for ir := 0; ir < mcb; ir += t.mr {
+							tile(jr, ir)
+						}
 					}
 				}
 			}
