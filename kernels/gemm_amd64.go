@@ -2,7 +2,10 @@
 
 package kernels
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
 
 // Blocking of the assembly paths (BLIS loop order): a KC-deep slab of B up to
 // NC columns wide is packed once and stays in L3; for each MC-row block of A
@@ -59,14 +62,15 @@ type gemmTiles struct {
 	mr    int // tile rows
 	lanes int // floats per vector
 	nv    int // vectors per full tile row
-	// run computes the mr × nr tile at c, nr = (nv−1)·lanes + nLast. bPadded
-	// says that B's last vector is zero-padded (packed), so it may be read
-	// whole.
-	run func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB int, bPadded bool, c *float32, ldc int, alpha, beta float32, loadC int)
+	// run computes the mr × nr tile at c, nr = (nv−1)·lanes + nLast.
+	// B's last vector may be loaded whole (lanes past nLast hold padding or
+	// the next columns, which only feed accumulator lanes that are never
+	// stored) for the first bWhole of the k steps; the rest need a masked load.
+	run func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB, bWhole int, c *float32, ldc int, alpha, beta float32, loadC int)
 }
 
 var tilesAVX512 = gemmTiles{mr: gemmMR512, lanes: 16, nv: gemmNV512,
-	run: func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB int, _ bool, c *float32, ldc int, alpha, beta float32, loadC int) {
+	run: func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB, _ int, c *float32, ldc int, alpha, beta float32, loadC int) {
 		// Masked AVX-512 loads and stores are cheap: one kernel serves all.
 		gemmKernels512[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, uint16(1)<<nLast-1)
 	}}
@@ -75,16 +79,25 @@ var tilesAVX512 = gemmTiles{mr: gemmMR512, lanes: 16, nv: gemmNV512,
 var avx2LaneMasks = [16]int32{-1, -1, -1, -1, -1, -1, -1, -1}
 
 var tilesAVX2 = gemmTiles{mr: gemmMR256, lanes: 8, nv: gemmNV256,
-	run: func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB int, bPadded bool, c *float32, ldc int, alpha, beta float32, loadC int) {
-		kernels := &gemmKernels256
-		switch {
-		case nLast == 8:
-		case bPadded:
-			kernels = &gemmKernels256Edge
-		default:
-			kernels = &gemmKernels256EdgeMask
+	run: func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB, bWhole int, c *float32, ldc int, alpha, beta float32, loadC int) {
+		mask := &avx2LaneMasks[8-nLast]
+		if nLast == 8 {
+			gemmKernels256[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, mask, nLast)
+			return
 		}
-		kernels[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, &avx2LaneMasks[8-nLast], nLast)
+		// A masked load (VMASKMOVPS) in the inner loop is slow on AMD cores,
+		// so the k steps whose whole-vector read stays inside B go first and
+		// only the last row or so of B takes the masked kernel.
+		if bWhole > 0 {
+			gemmKernels256Edge[mr-1][nv-1](min(k, bWhole), a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, mask, nLast)
+			if bWhole >= k {
+				return
+			}
+			a = (*float32)(unsafe.Add(unsafe.Pointer(a), 4*bWhole*ksA))
+			b = (*float32)(unsafe.Add(unsafe.Pointer(b), 4*bWhole*ksB))
+			k, beta, loadC = k-bWhole, 1, 1
+		}
+		gemmKernels256EdgeMask[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, mask, nLast)
 	}}
 
 func sgemmDispatch(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -136,11 +149,16 @@ func sgemmBlocked(t *gemmTiles, transA, transB bool, m, n, k int, alpha float32,
 					nv := (nrb + t.lanes - 1) / t.lanes
 					nLast := nrb - (nv-1)*t.lanes
 					var bp *float32
-					var ksB int
+					var ksB, bWhole int
 					if packB {
-						bp, ksB = &bufs.b[jr*kcb], nv*t.lanes
+						bp, ksB, bWhole = &bufs.b[jr*kcb], nv*t.lanes, kcb
 					} else {
-						bp, ksB = &b[pc*ldb+jc+jr], ldb
+						off := pc*ldb + jc + jr
+						bp, ksB = &b[off], ldb
+						// Steps p whose whole last vector ends inside b.
+						if room := len(b) - off - nv*t.lanes; room >= 0 {
+							bWhole = min(kcb, room/ldb+1)
+						}
 					}
 					mrb := min(t.mr, mcb-ir)
 					var ap *float32
@@ -153,7 +171,7 @@ func sgemmBlocked(t *gemmTiles, transA, transB bool, m, n, k int, alpha float32,
 					default:
 						ap, rsA, ksA = &a[(ic+ir)*lda+pc], lda, 1
 					}
-					t.run(mrb, nv, nLast, kcb, ap, rsA, ksA, bp, ksB, packB, &c[(ic+ir)*ldc+jc+jr], ldc, alpha, betaBlock, loadC)
+					t.run(mrb, nv, nLast, kcb, ap, rsA, ksA, bp, ksB, bWhole, &c[(ic+ir)*ldc+jc+jr], ldc, alpha, betaBlock, loadC)
 				}
 				// A packed B slab that fits in L2 is swept once per row panel,
 				// which keeps each A micro-panel in L1; a larger or unpacked B

@@ -52,7 +52,9 @@ func gemmOperands(c gemmCase, rng *rand.Rand) (a []float32, lda int, b []float32
 		}
 		return s
 	}
-	a, b, cm = fill(rowsA*lda), fill(rowsB*ldb), fill(c.m*ldc)
+	// A and B end at their last element, as Sgemm's minimum, so that any read
+	// past an operand's end is one the driver had to plan for.
+	a, b, cm = fill((rowsA-1)*lda+colsA), fill((rowsB-1)*ldb+colsB), fill(c.m*ldc)
 	for i := 0; i < c.m; i++ {
 		for j := c.n; j < ldc; j++ {
 			cm[i*ldc+j] = 12345
