@@ -239,19 +239,23 @@ func TestImplicitApproachesUnrolled(t *testing.T) {
 			p.x[r*d+j] /= s
 		}
 	}
-	prev := math.Inf(1)
-	for _, iters := range []int{5, 50, 500} {
-		_, ux, uv := p.run(t, Config{Iterations: iters, Method: Unrolled})
-		_, ix, iv := p.run(t, Config{Iterations: iters, Method: Implicit})
-		e := math.Max(rel64(ix, to64(ux)), rel64(iv, to64(uv)))
-		t.Logf("T=%d: relative difference implicit vs unrolled %.3g", iters, e)
-		if e >= prev {
-			t.Errorf("T=%d: difference %.3g did not shrink (was %.3g)", iters, e, prev)
+	for _, useEps := range []bool{false, true} {
+		prev := math.Inf(1)
+		for _, iters := range []int{5, 50, 500} {
+			cfg := Config{Iterations: iters, Method: Unrolled, UseEpsilon: useEps, Epsilon: 2}
+			_, ux, uv := p.run(t, cfg)
+			cfg.Method = Implicit
+			_, ix, iv := p.run(t, cfg)
+			e := math.Max(rel64(ix, to64(ux)), rel64(iv, to64(uv)))
+			t.Logf("eps=%v T=%d: relative difference implicit vs unrolled %.3g", useEps, iters, e)
+			if e >= prev {
+				t.Errorf("eps=%v T=%d: difference %.3g did not shrink (was %.3g)", useEps, iters, e, prev)
+			}
+			prev = e
 		}
-		prev = e
-	}
-	if prev > 1e-4 {
-		t.Errorf("implicit vs unrolled at T=500: relative difference %.3g > 1e-4", prev)
+		if prev > 1e-4 {
+			t.Errorf("eps=%v: implicit vs unrolled at T=500: relative difference %.3g > 1e-4", useEps, prev)
+		}
 	}
 }
 
