@@ -41,7 +41,7 @@ func (l *Layer) Backward(ws *Workspace, x []float32, rows int, w, h, gradH, grad
 	for r0 := 0; r0 < rows; r0 += ws.block {
 		n := min(ws.block, rows-r0)
 		xb, hb, gb, gxb := x[r0*d:(r0+n)*d], h[r0*k:(r0+n)*k], gradH[r0*k:(r0+n)*k], gradX[r0*d:(r0+n)*d]
-		switch l.Method {
+		switch l.method {
 		case Approx:
 			l.approx(ws, xb, n, w, hb, gb, gxb, gradW)
 		case Unrolled:

@@ -43,7 +43,7 @@ func (l *Layer) NewWorkspace(maxRows int) *Workspace {
 		scratch:  make([]float32, kernels.NNMFScratchLen(k, d)),
 		gradRows: -1,
 	}
-	switch l.Method {
+	switch l.method {
 	case Unrolled:
 		ws.hist = make([]float32, l.Iterations*maxRows*k)
 	case LastIter, LastIterSqrtT:
@@ -61,7 +61,7 @@ func (l *Layer) NewWorkspace(maxRows int) *Workspace {
 		ws.bufK[i] = make([]float32, ws.block*k)
 	}
 	ws.bufK[0] = make([]float32, 2*ws.block*k)
-	if l.Method == Implicit {
+	if l.method == Implicit {
 		ws.kd = make([]float32, k*d)
 		ws.c = make([]float32, d)
 		ws.kk = make([]float32, k*k)
@@ -123,13 +123,13 @@ func (l *Layer) Forward(ws *Workspace, x []float32, rows int, w, h []float32, ne
 	// Iterating in pieces gives the same bits as one call: h round-trips through
 	// float32 memory after every iteration either way.
 	switch {
-	case needGrad && l.Method == Unrolled:
+	case needGrad && l.method == Unrolled:
 		for it := 0; it < t; it++ {
 			copy(ws.hist[it*rows*k:(it+1)*rows*k], h)
 			iterate(1)
 		}
 		ws.gradRows = rows
-	case needGrad && (l.Method == LastIter || l.Method == LastIterSqrtT):
+	case needGrad && (l.method == LastIter || l.method == LastIterSqrtT):
 		iterate(t - 1)
 		copy(ws.hist[:rows*k], h)
 		iterate(1)

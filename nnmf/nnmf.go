@@ -47,7 +47,7 @@ type Config struct {
 	UseEpsilon      bool    // epsilon form h ← h·(1 + ε·u) instead of h ← h·u
 	Epsilon         float32 // ε, used when UseEpsilon
 	Method          Method  // backward method
-	LocalLearning   bool    // spec §1.6: replace grad_W by a local rule
+	LocalLearning   bool    // spec §1.6: grad_W by a local rule, grad_x by §1.4, whatever Method says
 	LocalLearningKL bool    // spec §1.6: KL form of the local rule
 }
 
@@ -60,11 +60,17 @@ var ErrNotFinite = errors.New("non-finite value")
 // Workspace.
 type Layer struct {
 	Config
+	method Method // the method in effect: Approx for local learning (spec §1.6)
 }
 
 // New validates cfg and returns the layer.
 func New(cfg Config) (*Layer, error) {
-	l := &Layer{Config: cfg}
+	l := &Layer{Config: cfg, method: cfg.Method}
+	if cfg.LocalLearning {
+		// §1.6 defines both gradients of a local-learning layer (grad_x is
+		// always §1.4), so a network-wide method does not apply to it.
+		l.method = Approx
+	}
 	switch {
 	case cfg.In < 1 || cfg.Out < 1:
 		return nil, l.errorf("needs at least one input and one output channel, got D=%d K=%d", cfg.In, cfg.Out)
@@ -72,10 +78,6 @@ func New(cfg Config) (*Layer, error) {
 		return nil, l.errorf("needs at least one iteration, got %d", cfg.Iterations)
 	case cfg.Method < Approx || cfg.Method > Implicit:
 		return nil, l.errorf("unknown backward method %v", cfg.Method)
-	case cfg.LocalLearning && cfg.Method != Approx:
-		// The local rules replace only grad_W and keep the §1.4 grad_input;
-		// combining them with another method's grad_input has no definition.
-		return nil, l.errorf("local learning (spec §1.6) works with the approx method only, got %v", cfg.Method)
 	case cfg.UseEpsilon && (cfg.Epsilon != cfg.Epsilon || cfg.Epsilon > 3.4e38 || cfg.Epsilon < -3.4e38):
 		return nil, l.errorf("epsilon must be finite, got %v", cfg.Epsilon)
 	}

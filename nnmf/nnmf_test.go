@@ -307,8 +307,12 @@ func TestLocalRulesMatchFormulas(t *testing.T) {
 	const rows, k, d = 5, 4, 9
 	p := newProblem(rows, k, d, 17)
 	hA, gxA, _ := p.run(t, Config{Iterations: 6})
-	for _, kl := range []bool{false, true} {
-		cfg := Config{In: d, Out: k, Iterations: 6, LocalLearning: true, LocalLearningKL: kl}
+	for _, c := range []struct {
+		kl     bool
+		method Method // ignored: local learning defines both gradients
+	}{{false, Approx}, {true, Approx}, {false, Unrolled}, {true, Implicit}} {
+		kl := c.kl
+		cfg := Config{In: d, Out: k, Iterations: 6, LocalLearning: true, LocalLearningKL: kl, Method: c.method}
 		layer, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -418,7 +422,6 @@ func TestErrors(t *testing.T) {
 		{In: 0, Out: 3, Iterations: 1},
 		{In: 3, Out: 3, Iterations: 0},
 		{In: 3, Out: 3, Iterations: 1, Method: Method(9)},
-		{In: 3, Out: 3, Iterations: 1, Method: Unrolled, LocalLearning: true},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg)
