@@ -62,3 +62,19 @@ func ReLUBackward(dx, dy, x []float32) error {
 	}
 	return nil
 }
+
+// AddRowVector adds v (length cols) to every row of x (rows×cols), as a bias
+// add over channels-last rows.
+func AddRowVector(x []float32, rows, cols int, v []float32) error {
+	if err := checkMatrix("AddRowVector", len(x), rows, cols, len(v), cols); err != nil {
+		return err
+	}
+	v = v[:cols]
+	for i := 0; i < rows; i++ {
+		row := x[i*cols : (i+1)*cols]
+		for j, b := range v {
+			row[j] += b
+		}
+	}
+	return nil
+}

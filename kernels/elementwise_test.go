@@ -52,6 +52,21 @@ func TestElementwise(t *testing.T) {
 			t.Fatalf("Scale[%d] = %g", i, s[i])
 		}
 	}
+	const rows, cols = 5, 7
+	m := randomSlice(rng, rows*cols)
+	m0 := append([]float32(nil), m...)
+	bias := randomSlice(rng, cols)
+	if err := AddRowVector(m, rows, cols, bias); err != nil {
+		t.Fatal(err)
+	}
+	for i := range m {
+		if m[i] != m0[i]+bias[i%cols] {
+			t.Fatalf("AddRowVector[%d] = %g, want %g", i, m[i], m0[i]+bias[i%cols])
+		}
+	}
+	if AddRowVector(m, rows, cols, bias[1:]) == nil || AddRowVector(m[1:], rows, cols, bias) == nil {
+		t.Fatal("AddRowVector accepted a short slice")
+	}
 	if Axpy(1, x, y[1:]) == nil || ReLU(r[1:], x) == nil || ReLUBackward(dx, dy[1:], x) == nil {
 		t.Fatal("length mismatch accepted")
 	}
