@@ -109,6 +109,9 @@ func (l *Layer) Forward(ws *Workspace, x []float32, rows int, w, h []float32, ne
 	k, d, t := l.Out, l.In, l.Iterations
 	ws.rows, ws.gradRows = rows, -1
 	if rows == 0 {
+		if needGrad {
+			ws.gradRows = 0
+		}
 		return nil
 	}
 	kernels.NNMFPack(w, k, d, ws.packed)

@@ -451,6 +451,16 @@ func TestErrors(t *testing.T) {
 	if err := layer.Forward(ws, p.x, 3, p.w, h, true); err != nil {
 		t.Fatal(err)
 	}
+	// A shard can get no rows at all.
+	if err := layer.Forward(ws, nil, 0, p.w, nil, true); err != nil {
+		t.Errorf("Forward on 0 rows: %v", err)
+	}
+	if err := layer.Backward(ws, nil, 0, p.w, nil, nil, nil, gw); err != nil {
+		t.Errorf("Backward on 0 rows: %v", err)
+	}
+	if err := layer.Forward(ws, p.x, 3, p.w, h, true); err != nil {
+		t.Fatal(err)
+	}
 	badG := append([]float32(nil), p.g...)
 	badG[2] = float32(math.NaN())
 	if err := layer.Backward(ws, p.x, 3, p.w, h, badG, gx, gw); !errors.Is(err, ErrNotFinite) {
