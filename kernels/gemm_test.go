@@ -260,3 +260,35 @@ func TestSgemmDoesNotAllocate(t *testing.T) {
 		}
 	})
 }
+
+// TestSgemmConcurrent: goroutines sharing the packing-buffer free list get
+// the same answers as a serial run.
+func TestSgemmConcurrent(t *testing.T) {
+	const m, n, k, workers = 150, 70, 300, 4
+	rng := rand.New(rand.NewPCG(19, 20))
+	a := randomSlice(rng, m*k)
+	b := randomSlice(rng, k*n)
+	want := make([]float32, m*n)
+	Sgemm(false, true, m, n, k, 1, a, k, b[:n*k], k, 0, want, n)
+	got := make([][]float32, workers)
+	done := make(chan struct{})
+	for w := range got {
+		got[w] = make([]float32, m*n)
+		go func(c []float32) {
+			for range 5 {
+				Sgemm(false, true, m, n, k, 1, a, k, b[:n*k], k, 0, c, n)
+			}
+			done <- struct{}{}
+		}(got[w])
+	}
+	for range got {
+		<-done
+	}
+	for w, c := range got {
+		for i := range c {
+			if c[i] != want[i] {
+				t.Fatalf("worker %d: element %d = %g, serial %g", w, i, c[i], want[i])
+			}
+		}
+	}
+}
