@@ -69,17 +69,18 @@ func (l *Layer) implicit(ws *Workspace, x []float32, rows int, w, h, g, gradX, g
 		// Jf_kl = δ_kl·a(u_k) − h_k·a'·M_kl; J = (I − N·1ᵀ)·Jf / S.
 		// a holds (I − J)ᵀ: a[l][k] = δ_kl − J_kl.
 		for col := 0; col < k; col++ {
+			ac := a[col*k : col*k+k]
 			var colSum float64
-			for row := 0; row < k; row++ {
-				colSum += jf(ws.kk, hr, ur, row, col, k, slope, eps, l.UseEpsilon)
+			for row := range ac {
+				ac[row] = jf(ws.kk, hr, ur, row, col, k, slope, eps, l.UseEpsilon)
+				colSum += ac[row]
 			}
-			for row := 0; row < k; row++ {
-				j := (jf(ws.kk, hr, ur, row, col, k, slope, eps, l.UseEpsilon) - nk[row]*colSum) / s
-				v := -j
+			for row, j := range ac {
+				v := -(j - nk[row]*colSum) / s
 				if row == col {
 					v++
 				}
-				a[col*k+row] = v
+				ac[row] = v
 			}
 		}
 		for kk := 0; kk < k; kk++ {
@@ -172,11 +173,14 @@ func luFactor(m []float64, piv []int, k int) bool {
 		if pv == 0 {
 			return false
 		}
+		pivRow := m[c*k+c+1 : c*k+k]
 		for r := c + 1; r < k; r++ {
 			f := m[r*k+c] / pv
 			m[r*k+c] = f
-			for j := c + 1; j < k; j++ {
-				m[r*k+j] -= f * m[c*k+j]
+			row := m[r*k+c+1 : r*k+k]
+			row = row[:len(pivRow)]
+			for j, v := range pivRow {
+				row[j] -= f * v
 			}
 		}
 	}
