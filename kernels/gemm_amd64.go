@@ -13,6 +13,7 @@ import (
 // micro-panel of A.
 var (
 	gemmL2Floats = 128 << 10 // half of a 1 MiB L2
+	gemmL1Floats = 6 << 10   // 24 KiB of a 32 KiB L1
 	gemmKC       = 384
 	gemmMC       = 144 // a multiple of both tile heights (12 and 6)
 	gemmNC       = 2048
@@ -62,34 +63,36 @@ type gemmTiles struct {
 	mr    int // tile rows
 	lanes int // floats per vector
 	nv    int // vectors per full tile row
-	// run computes the mr × nr tile at c, nr = (nv−1)·lanes + nLast.
-	// B's last vector may be loaded whole (lanes past nLast hold padding or
-	// the next columns, which only feed accumulator lanes that are never
-	// stored) for the first bWhole of the k steps; the rest need a masked load.
-	run func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB, bWhole int, c *float32, ldc int, alpha, beta float32, loadC int)
+	// run computes panels tiles of mr × nr, nr = (nv−1)·lanes + nLast, the
+	// first at c, each next one mr rows further down C and aStep elements on
+	// in A, all with the same B. B's last vector may be loaded whole (lanes
+	// past nLast hold padding or the next columns, which only feed accumulator
+	// lanes that are never stored) for the first bWhole of the k steps; the
+	// rest need a masked load.
+	run func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB, bWhole int, c *float32, ldc int, alpha, beta float32, loadC, panels, aStep int)
 }
 
 var tilesAVX512 = gemmTiles{mr: gemmMR512, lanes: 16, nv: gemmNV512,
-	run: func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB, _ int, c *float32, ldc int, alpha, beta float32, loadC int) {
+	run: func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB, _ int, c *float32, ldc int, alpha, beta float32, loadC, panels, aStep int) {
 		// Masked AVX-512 loads and stores are cheap: one kernel serves all.
-		gemmKernels512[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, uint16(1)<<nLast-1)
+		gemmKernels512[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, panels, aStep, uint16(1)<<nLast-1)
 	}}
 
 // avx2LaneMasks[8-n:] enables the first n lanes of a ymm vector.
 var avx2LaneMasks = [16]int32{-1, -1, -1, -1, -1, -1, -1, -1}
 
 var tilesAVX2 = gemmTiles{mr: gemmMR256, lanes: 8, nv: gemmNV256,
-	run: func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB, bWhole int, c *float32, ldc int, alpha, beta float32, loadC int) {
+	run: func(mr, nv, nLast, k int, a *float32, rsA, ksA int, b *float32, ksB, bWhole int, c *float32, ldc int, alpha, beta float32, loadC, panels, aStep int) {
 		mask := &avx2LaneMasks[8-nLast]
 		if nLast == 8 {
-			gemmKernels256[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, mask, nLast)
+			gemmKernels256[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, panels, aStep, mask, nLast)
 			return
 		}
 		// A masked load (VMASKMOVPS) in the inner loop is slow on AMD cores,
 		// so the k steps whose whole-vector read stays inside B go first and
 		// only the last row or so of B takes the masked kernel.
 		if bWhole > 0 {
-			gemmKernels256Edge[mr-1][nv-1](min(k, bWhole), a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, mask, nLast)
+			gemmKernels256Edge[mr-1][nv-1](min(k, bWhole), a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, panels, aStep, mask, nLast)
 			if bWhole >= k {
 				return
 			}
@@ -97,7 +100,7 @@ var tilesAVX2 = gemmTiles{mr: gemmMR256, lanes: 8, nv: gemmNV256,
 			b = (*float32)(unsafe.Add(unsafe.Pointer(b), 4*bWhole*ksB))
 			k, beta, loadC = k-bWhole, 1, 1
 		}
-		gemmKernels256EdgeMask[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, mask, nLast)
+		gemmKernels256EdgeMask[mr-1][nv-1](k, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, loadC, panels, aStep, mask, nLast)
 	}}
 
 func sgemmDispatch(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -139,12 +142,19 @@ func sgemmBlocked(t *gemmTiles, transA, transB bool, m, n, k int, alpha float32,
 			if packB {
 				packPanelsB(bufs.b, transB, b, ldb, pc, jc, kcb, ncb, nr, t.lanes)
 			}
-			for ic := 0; ic < m; ic += gemmMC {
-				mcb := min(gemmMC, m-ic)
+			// When the packed B slab stays in L2, the A block is sized for L1,
+			// so that every B micro-panel meets A rows that are already there.
+			mc := gemmMC
+			if packB && kcb*ncb <= gemmL2Floats {
+				mc = min(gemmMC, max(t.mr, gemmL1Floats/kcb/t.mr*t.mr))
+			}
+			for ic := 0; ic < m; ic += mc {
+				mcb := min(mc, m-ic)
 				if packA {
 					packPanelsA(bufs.a, transA, a, lda, ic, pc, mcb, kcb, t.mr)
 				}
-				tile := func(jr, ir int) {
+				full, rest := mcb/t.mr, mcb%t.mr
+				for jr := 0; jr < ncb; jr += nr {
 					nrb := min(nr, ncb-jr)
 					nv := (nrb + t.lanes - 1) / t.lanes
 					nLast := nrb - (nv-1)*t.lanes
@@ -160,33 +170,28 @@ func sgemmBlocked(t *gemmTiles, transA, transB bool, m, n, k int, alpha float32,
 							bWhole = min(kcb, room/ldb+1)
 						}
 					}
-					mrb := min(t.mr, mcb-ir)
-					var ap *float32
-					var rsA, ksA int
-					switch {
-					case packA:
-						ap, rsA, ksA = &bufs.a[ir*kcb], 1, mrb
-					case transA:
-						ap, rsA, ksA = &a[pc*lda+ic+ir], 1, lda
-					default:
-						ap, rsA, ksA = &a[(ic+ir)*lda+pc], lda, 1
-					}
-					t.run(mrb, nv, nLast, kcb, ap, rsA, ksA, bp, ksB, bWhole, &c[(ic+ir)*ldc+jc+jr], ldc, alpha, betaBlock, loadC)
-				}
-				// A packed B slab that fits in L2 is swept once per row panel,
-				// which keeps each A micro-panel in L1; a larger or unpacked B
-				// keeps its micro-panel in L1 instead while the row panels pass.
-				if packB && kcb*ncb <= gemmL2Floats {
-					for ir := 0; ir < mcb; ir += t.mr {
-						for jr := 0; jr < ncb; jr += nr {
-							tile(jr, ir)
+					// A micro-panel ir: pointer, strides, and the step to the next.
+					aPanel := func(ir int) (ap *float32, rsA, ksA, aStep int) {
+						switch {
+						case packA:
+							return &bufs.a[ir*kcb], 1, t.mr, t.mr * kcb
+						case transA:
+							return &a[pc*lda+ic+ir], 1, lda, t.mr
+						default:
+							return &a[(ic+ir)*lda+pc], lda, 1, t.mr * lda
 						}
 					}
-				} else {
-					for jr := 0; jr < ncb; jr += nr {
-						for ir := 0; ir < mcb; ir += t.mr {
-							tile(jr, ir)
+					if full > 0 {
+						ap, rsA, ksA, aStep := aPanel(0)
+						t.run(t.mr, nv, nLast, kcb, ap, rsA, ksA, bp, ksB, bWhole, &c[ic*ldc+jc+jr], ldc, alpha, betaBlock, loadC, full, aStep)
+					}
+					if rest > 0 {
+						ir := full * t.mr
+						ap, rsA, ksA, aStep := aPanel(ir)
+						if packA {
+							ksA = rest // the last packed panel is rest rows tall
 						}
+						t.run(rest, nv, nLast, kcb, ap, rsA, ksA, bp, ksB, bWhole, &c[(ic+ir)*ldc+jc+jr], ldc, alpha, betaBlock, loadC, 1, aStep)
 					}
 				}
 			}

@@ -4,487 +4,609 @@
 
 #include "textflag.h"
 
-// func gemmAVX512_1x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_1x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_1x1(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_1x1(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    a+8(FP), CX
-	MOVQ    b+32(FP), DX
-	MOVQ    ksB+40(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    k+0(FP), SI
-	TESTQ   SI, SI
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   AX, SI
+	MOVQ   b+32(FP), DI
+	MOVQ   ksB+40(FP), R8
+	SHLQ   $0x02, R8
+	MOVQ   k+0(FP), R9
+	TESTQ  R9, R9
+	JE     epilogue
 
 loop:
-	VMOVUPS.Z        (DX), K1, Z1
-	VFMADD231PS.BCST (CX), Z1, Z0
-	ADDQ             BX, DX
-	ADDQ             AX, CX
-	DECQ             SI
+	VMOVUPS.Z        (DI), K1, Z1
+	VFMADD231PS.BCST (SI), Z1, Z0
+	ADDQ             R8, DI
+	ADDQ             BX, SI
+	DECQ             R9
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z1
-	VBROADCASTSS beta+68(FP), Z2
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z1, Z0, Z0
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VMOVUPS.Z    (AX), K1, Z1
-	VFMADD231PS  Z1, Z2, Z0
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z1
+	VMOVUPS.Z    (BX), K1, Z2
+	VFMADD231PS  Z2, Z1, Z0
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, K1, (AX)
-	VZEROUPPER
-	RET
-
-// func gemmAVX512_1x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
-// Requires: AVX, AVX512F
-TEXT ·gemmAVX512_1x2(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
-	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    a+8(FP), CX
-	MOVQ    b+32(FP), DX
-	MOVQ    ksB+40(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    k+0(FP), SI
-	TESTQ   SI, SI
-	JE      epilogue
-
-loop:
-	VMOVUPS          (DX), Z2
-	VMOVUPS.Z        64(DX), K1, Z3
-	VFMADD231PS.BCST (CX), Z2, Z0
-	VFMADD231PS.BCST (CX), Z3, Z1
-	ADDQ             BX, DX
-	ADDQ             AX, CX
-	DECQ             SI
-	JNE              loop
-
-epilogue:
-	VBROADCASTSS alpha+64(FP), Z2
-	VBROADCASTSS beta+68(FP), Z3
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
-	VMULPS       Z2, Z0, Z0
-	VMULPS       Z2, Z1, Z1
-	TESTQ        DX, DX
-	JE           store
-	VFMADD231PS  (AX), Z3, Z0
-	VMOVUPS.Z    64(AX), K1, Z2
-	VFMADD231PS  Z2, Z3, Z1
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
-
-store:
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, K1, 64(AX)
-	VZEROUPPER
-	RET
-
-// func gemmAVX512_2x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
-// Requires: AVX, AVX512F
-TEXT ·gemmAVX512_2x1(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
-	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
+	VMOVUPS Z0, K1, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
 	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	MOVQ    b+32(FP), BX
-	MOVQ    ksB+40(FP), SI
-	SHLQ    $0x02, SI
-	MOVQ    k+0(FP), DI
-	TESTQ   DI, DI
-	JE      epilogue
-
-loop:
-	VMOVUPS.Z        (BX), K1, Z2
-	VFMADD231PS.BCST (DX), Z2, Z0
-	VFMADD231PS.BCST (DX)(AX*1), Z2, Z1
-	ADDQ             SI, BX
-	ADDQ             CX, DX
-	DECQ             DI
-	JNE              loop
-
-epilogue:
-	VBROADCASTSS alpha+64(FP), Z2
-	VBROADCASTSS beta+68(FP), Z3
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
-	VMULPS       Z2, Z0, Z0
-	VMULPS       Z2, Z1, Z1
-	TESTQ        DX, DX
-	JE           store
-	VMOVUPS.Z    (AX), K1, Z2
-	VFMADD231PS  Z2, Z3, Z0
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z2
-	VFMADD231PS  Z2, Z3, Z1
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
-
-store:
-	VMOVUPS Z0, K1, (AX)
 	ADDQ    CX, AX
-	VMOVUPS Z1, K1, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_2x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_1x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_2x2(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_1x2(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	MOVQ    b+32(FP), BX
-	MOVQ    ksB+40(FP), SI
-	SHLQ    $0x02, SI
-	MOVQ    k+0(FP), DI
-	TESTQ   DI, DI
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   AX, SI
+	MOVQ   b+32(FP), DI
+	MOVQ   ksB+40(FP), R8
+	SHLQ   $0x02, R8
+	MOVQ   k+0(FP), R9
+	TESTQ  R9, R9
+	JE     epilogue
 
 loop:
-	VMOVUPS          (BX), Z4
-	VMOVUPS.Z        64(BX), K1, Z5
-	VFMADD231PS.BCST (DX), Z4, Z0
-	VFMADD231PS.BCST (DX), Z5, Z1
-	VFMADD231PS.BCST (DX)(AX*1), Z4, Z2
-	VFMADD231PS.BCST (DX)(AX*1), Z5, Z3
-	ADDQ             SI, BX
-	ADDQ             CX, DX
-	DECQ             DI
+	VMOVUPS          (DI), Z2
+	VMOVUPS.Z        64(DI), K1, Z3
+	VFMADD231PS.BCST (SI), Z2, Z0
+	VFMADD231PS.BCST (SI), Z3, Z1
+	ADDQ             R8, DI
+	ADDQ             BX, SI
+	DECQ             R9
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
+	VBROADCASTSS alpha+64(FP), Z2
+	VMULPS       Z2, Z0, Z0
+	VMULPS       Z2, Z1, Z1
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
+	JE           store
+	VBROADCASTSS beta+68(FP), Z2
+	VFMADD231PS  (BX), Z2, Z0
+	VMOVUPS.Z    64(BX), K1, Z3
+	VFMADD231PS  Z3, Z2, Z1
+	ADDQ         SI, BX
+	MOVQ         CX, BX
+
+store:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, K1, 64(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
+	ADDQ    CX, AX
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
+	VZEROUPPER
+	RET
+
+// func gemmAVX512_2x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
+// Requires: AVX, AVX512F
+TEXT ·gemmAVX512_2x1(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
+	KMOVW   AX, K1
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
+	JE     epilogue
+
+loop:
+	VMOVUPS.Z        (R8), K1, Z2
+	VFMADD231PS.BCST (DI), Z2, Z0
+	VFMADD231PS.BCST (DI)(BX*1), Z2, Z1
+	ADDQ             R9, R8
+	ADDQ             SI, DI
+	DECQ             R10
+	JNE              loop
+
+epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
+	VBROADCASTSS alpha+64(FP), Z2
+	VMULPS       Z2, Z0, Z0
+	VMULPS       Z2, Z1, Z1
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
+	JE           store
+	VBROADCASTSS beta+68(FP), Z2
+	VMOVUPS.Z    (BX), K1, Z3
+	VFMADD231PS  Z3, Z2, Z0
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z3
+	VFMADD231PS  Z3, Z2, Z1
+	ADDQ         SI, BX
+	MOVQ         CX, BX
+
+store:
+	VMOVUPS Z0, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z1, K1, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
+	ADDQ    CX, AX
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
+	VZEROUPPER
+	RET
+
+// func gemmAVX512_2x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
+// Requires: AVX, AVX512F
+TEXT ·gemmAVX512_2x2(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
+	KMOVW   AX, K1
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
+	JE     epilogue
+
+loop:
+	VMOVUPS          (R8), Z4
+	VMOVUPS.Z        64(R8), K1, Z5
+	VFMADD231PS.BCST (DI), Z4, Z0
+	VFMADD231PS.BCST (DI), Z5, Z1
+	VFMADD231PS.BCST (DI)(BX*1), Z4, Z2
+	VFMADD231PS.BCST (DI)(BX*1), Z5, Z3
+	ADDQ             R9, R8
+	ADDQ             SI, DI
+	DECQ             R10
+	JNE              loop
+
+epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z4
-	VBROADCASTSS beta+68(FP), Z5
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z4, Z0, Z0
 	VMULPS       Z4, Z1, Z1
 	VMULPS       Z4, Z2, Z2
 	VMULPS       Z4, Z3, Z3
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VFMADD231PS  (AX), Z5, Z0
-	VMOVUPS.Z    64(AX), K1, Z4
-	VFMADD231PS  Z4, Z5, Z1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z5, Z2
-	VMOVUPS.Z    64(AX), K1, Z4
-	VFMADD231PS  Z4, Z5, Z3
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z4
+	VFMADD231PS  (BX), Z4, Z0
+	VMOVUPS.Z    64(BX), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z4, Z2
+	VMOVUPS.Z    64(BX), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, K1, 64(AX)
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, K1, 64(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
-	VMOVUPS Z3, K1, 64(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_3x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_3x1(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_3x1(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	MOVQ    b+32(FP), BX
-	MOVQ    ksB+40(FP), SI
-	SHLQ    $0x02, SI
-	MOVQ    k+0(FP), DI
-	TESTQ   DI, DI
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
+	JE     epilogue
 
 loop:
-	VMOVUPS.Z        (BX), K1, Z3
-	VFMADD231PS.BCST (DX), Z3, Z0
-	VFMADD231PS.BCST (DX)(AX*1), Z3, Z1
-	VFMADD231PS.BCST (DX)(AX*2), Z3, Z2
-	ADDQ             SI, BX
-	ADDQ             CX, DX
-	DECQ             DI
+	VMOVUPS.Z        (R8), K1, Z3
+	VFMADD231PS.BCST (DI), Z3, Z0
+	VFMADD231PS.BCST (DI)(BX*1), Z3, Z1
+	VFMADD231PS.BCST (DI)(BX*2), Z3, Z2
+	ADDQ             R9, R8
+	ADDQ             SI, DI
+	DECQ             R10
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z3
-	VBROADCASTSS beta+68(FP), Z4
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z3, Z0, Z0
 	VMULPS       Z3, Z1, Z1
 	VMULPS       Z3, Z2, Z2
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VMOVUPS.Z    (AX), K1, Z3
-	VFMADD231PS  Z3, Z4, Z0
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z3
-	VFMADD231PS  Z3, Z4, Z1
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z3
-	VFMADD231PS  Z3, Z4, Z2
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z3
+	VMOVUPS.Z    (BX), K1, Z4
+	VFMADD231PS  Z4, Z3, Z0
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z4
+	VFMADD231PS  Z4, Z3, Z1
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z4
+	VFMADD231PS  Z4, Z3, Z2
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z0, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z1, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, K1, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z1, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_3x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_3x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_3x2(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_3x2(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	MOVQ    b+32(FP), BX
-	MOVQ    ksB+40(FP), SI
-	SHLQ    $0x02, SI
-	MOVQ    k+0(FP), DI
-	TESTQ   DI, DI
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
+	JE     epilogue
 
 loop:
-	VMOVUPS          (BX), Z6
-	VMOVUPS.Z        64(BX), K1, Z7
-	VFMADD231PS.BCST (DX), Z6, Z0
-	VFMADD231PS.BCST (DX), Z7, Z1
-	VFMADD231PS.BCST (DX)(AX*1), Z6, Z2
-	VFMADD231PS.BCST (DX)(AX*1), Z7, Z3
-	VFMADD231PS.BCST (DX)(AX*2), Z6, Z4
-	VFMADD231PS.BCST (DX)(AX*2), Z7, Z5
-	ADDQ             SI, BX
-	ADDQ             CX, DX
-	DECQ             DI
+	VMOVUPS          (R8), Z6
+	VMOVUPS.Z        64(R8), K1, Z7
+	VFMADD231PS.BCST (DI), Z6, Z0
+	VFMADD231PS.BCST (DI), Z7, Z1
+	VFMADD231PS.BCST (DI)(BX*1), Z6, Z2
+	VFMADD231PS.BCST (DI)(BX*1), Z7, Z3
+	VFMADD231PS.BCST (DI)(BX*2), Z6, Z4
+	VFMADD231PS.BCST (DI)(BX*2), Z7, Z5
+	ADDQ             R9, R8
+	ADDQ             SI, DI
+	DECQ             R10
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z6
-	VBROADCASTSS beta+68(FP), Z7
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z6, Z0, Z0
 	VMULPS       Z6, Z1, Z1
 	VMULPS       Z6, Z2, Z2
 	VMULPS       Z6, Z3, Z3
 	VMULPS       Z6, Z4, Z4
 	VMULPS       Z6, Z5, Z5
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VFMADD231PS  (AX), Z7, Z0
-	VMOVUPS.Z    64(AX), K1, Z6
-	VFMADD231PS  Z6, Z7, Z1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z7, Z2
-	VMOVUPS.Z    64(AX), K1, Z6
-	VFMADD231PS  Z6, Z7, Z3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z7, Z4
-	VMOVUPS.Z    64(AX), K1, Z6
-	VFMADD231PS  Z6, Z7, Z5
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z6
+	VFMADD231PS  (BX), Z6, Z0
+	VMOVUPS.Z    64(BX), K1, Z7
+	VFMADD231PS  Z7, Z6, Z1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z6, Z2
+	VMOVUPS.Z    64(BX), K1, Z7
+	VFMADD231PS  Z7, Z6, Z3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z6, Z4
+	VMOVUPS.Z    64(BX), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, K1, 64(AX)
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, K1, 64(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
-	VMOVUPS Z3, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, K1, 64(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_4x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_4x1(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_4x1(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS.Z        (SI), K1, Z4
-	VFMADD231PS.BCST (DX), Z4, Z0
-	VFMADD231PS.BCST (DX)(AX*1), Z4, Z1
-	VFMADD231PS.BCST (DX)(AX*2), Z4, Z2
-	VFMADD231PS.BCST (BX), Z4, Z3
-	ADDQ             DI, SI
-	ADDQ             CX, DX
-	ADDQ             CX, BX
-	DECQ             R8
+	VMOVUPS.Z        (R9), K1, Z4
+	VFMADD231PS.BCST (DI), Z4, Z0
+	VFMADD231PS.BCST (DI)(BX*1), Z4, Z1
+	VFMADD231PS.BCST (DI)(BX*2), Z4, Z2
+	VFMADD231PS.BCST (R8), Z4, Z3
+	ADDQ             R10, R9
+	ADDQ             SI, DI
+	ADDQ             SI, R8
+	DECQ             R11
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z4
-	VBROADCASTSS beta+68(FP), Z5
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z4, Z0, Z0
 	VMULPS       Z4, Z1, Z1
 	VMULPS       Z4, Z2, Z2
 	VMULPS       Z4, Z3, Z3
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VMOVUPS.Z    (AX), K1, Z4
-	VFMADD231PS  Z4, Z5, Z0
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z4
-	VFMADD231PS  Z4, Z5, Z1
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z4
-	VFMADD231PS  Z4, Z5, Z2
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z4
-	VFMADD231PS  Z4, Z5, Z3
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z4
+	VMOVUPS.Z    (BX), K1, Z5
+	VFMADD231PS  Z5, Z4, Z0
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z5
+	VFMADD231PS  Z5, Z4, Z2
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z0, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z1, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z3, K1, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z1, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z3, K1, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_4x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_4x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_4x2(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_4x2(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS          (SI), Z8
-	VMOVUPS.Z        64(SI), K1, Z9
-	VFMADD231PS.BCST (DX), Z8, Z0
-	VFMADD231PS.BCST (DX), Z9, Z1
-	VFMADD231PS.BCST (DX)(AX*1), Z8, Z2
-	VFMADD231PS.BCST (DX)(AX*1), Z9, Z3
-	VFMADD231PS.BCST (DX)(AX*2), Z8, Z4
-	VFMADD231PS.BCST (DX)(AX*2), Z9, Z5
-	VFMADD231PS.BCST (BX), Z8, Z6
-	VFMADD231PS.BCST (BX), Z9, Z7
-	ADDQ             DI, SI
-	ADDQ             CX, DX
-	ADDQ             CX, BX
-	DECQ             R8
+	VMOVUPS          (R9), Z8
+	VMOVUPS.Z        64(R9), K1, Z9
+	VFMADD231PS.BCST (DI), Z8, Z0
+	VFMADD231PS.BCST (DI), Z9, Z1
+	VFMADD231PS.BCST (DI)(BX*1), Z8, Z2
+	VFMADD231PS.BCST (DI)(BX*1), Z9, Z3
+	VFMADD231PS.BCST (DI)(BX*2), Z8, Z4
+	VFMADD231PS.BCST (DI)(BX*2), Z9, Z5
+	VFMADD231PS.BCST (R8), Z8, Z6
+	VFMADD231PS.BCST (R8), Z9, Z7
+	ADDQ             R10, R9
+	ADDQ             SI, DI
+	ADDQ             SI, R8
+	DECQ             R11
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z8
-	VBROADCASTSS beta+68(FP), Z9
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z8, Z0, Z0
 	VMULPS       Z8, Z1, Z1
 	VMULPS       Z8, Z2, Z2
@@ -493,177 +615,211 @@ epilogue:
 	VMULPS       Z8, Z5, Z5
 	VMULPS       Z8, Z6, Z6
 	VMULPS       Z8, Z7, Z7
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VFMADD231PS  (AX), Z9, Z0
-	VMOVUPS.Z    64(AX), K1, Z8
-	VFMADD231PS  Z8, Z9, Z1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z9, Z2
-	VMOVUPS.Z    64(AX), K1, Z8
-	VFMADD231PS  Z8, Z9, Z3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z9, Z4
-	VMOVUPS.Z    64(AX), K1, Z8
-	VFMADD231PS  Z8, Z9, Z5
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z9, Z6
-	VMOVUPS.Z    64(AX), K1, Z8
-	VFMADD231PS  Z8, Z9, Z7
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z8
+	VFMADD231PS  (BX), Z8, Z0
+	VMOVUPS.Z    64(BX), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z8, Z2
+	VMOVUPS.Z    64(BX), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z8, Z4
+	VMOVUPS.Z    64(BX), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z8, Z6
+	VMOVUPS.Z    64(BX), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, K1, 64(AX)
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, K1, 64(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
-	VMOVUPS Z3, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, (AX)
-	VMOVUPS Z7, K1, 64(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_5x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_5x1(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_5x1(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS.Z        (SI), K1, Z5
-	VFMADD231PS.BCST (DX), Z5, Z0
-	VFMADD231PS.BCST (DX)(AX*1), Z5, Z1
-	VFMADD231PS.BCST (DX)(AX*2), Z5, Z2
-	VFMADD231PS.BCST (BX), Z5, Z3
-	VFMADD231PS.BCST (BX)(AX*1), Z5, Z4
-	ADDQ             DI, SI
-	ADDQ             CX, DX
-	ADDQ             CX, BX
-	DECQ             R8
+	VMOVUPS.Z        (R9), K1, Z5
+	VFMADD231PS.BCST (DI), Z5, Z0
+	VFMADD231PS.BCST (DI)(BX*1), Z5, Z1
+	VFMADD231PS.BCST (DI)(BX*2), Z5, Z2
+	VFMADD231PS.BCST (R8), Z5, Z3
+	VFMADD231PS.BCST (R8)(BX*1), Z5, Z4
+	ADDQ             R10, R9
+	ADDQ             SI, DI
+	ADDQ             SI, R8
+	DECQ             R11
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z5
-	VBROADCASTSS beta+68(FP), Z6
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z5, Z0, Z0
 	VMULPS       Z5, Z1, Z1
 	VMULPS       Z5, Z2, Z2
 	VMULPS       Z5, Z3, Z3
 	VMULPS       Z5, Z4, Z4
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VMOVUPS.Z    (AX), K1, Z5
-	VFMADD231PS  Z5, Z6, Z0
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z5
-	VFMADD231PS  Z5, Z6, Z1
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z5
-	VFMADD231PS  Z5, Z6, Z2
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z5
-	VFMADD231PS  Z5, Z6, Z3
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z5
-	VFMADD231PS  Z5, Z6, Z4
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z5
+	VMOVUPS.Z    (BX), K1, Z6
+	VFMADD231PS  Z6, Z5, Z0
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z6
+	VFMADD231PS  Z6, Z5, Z1
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z6
+	VFMADD231PS  Z6, Z5, Z2
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z6
+	VFMADD231PS  Z6, Z5, Z3
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z6
+	VFMADD231PS  Z6, Z5, Z4
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z0, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z1, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z3, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, K1, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z1, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z3, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_5x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_5x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_5x2(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_5x2(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	VPXORD  Z8, Z8, Z8
-	VPXORD  Z9, Z9, Z9
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS          (SI), Z10
-	VMOVUPS.Z        64(SI), K1, Z11
-	VFMADD231PS.BCST (DX), Z10, Z0
-	VFMADD231PS.BCST (DX), Z11, Z1
-	VFMADD231PS.BCST (DX)(AX*1), Z10, Z2
-	VFMADD231PS.BCST (DX)(AX*1), Z11, Z3
-	VFMADD231PS.BCST (DX)(AX*2), Z10, Z4
-	VFMADD231PS.BCST (DX)(AX*2), Z11, Z5
-	VFMADD231PS.BCST (BX), Z10, Z6
-	VFMADD231PS.BCST (BX), Z11, Z7
-	VFMADD231PS.BCST (BX)(AX*1), Z10, Z8
-	VFMADD231PS.BCST (BX)(AX*1), Z11, Z9
-	ADDQ             DI, SI
-	ADDQ             CX, DX
-	ADDQ             CX, BX
-	DECQ             R8
+	VMOVUPS          (R9), Z10
+	VMOVUPS.Z        64(R9), K1, Z11
+	VFMADD231PS.BCST (DI), Z10, Z0
+	VFMADD231PS.BCST (DI), Z11, Z1
+	VFMADD231PS.BCST (DI)(BX*1), Z10, Z2
+	VFMADD231PS.BCST (DI)(BX*1), Z11, Z3
+	VFMADD231PS.BCST (DI)(BX*2), Z10, Z4
+	VFMADD231PS.BCST (DI)(BX*2), Z11, Z5
+	VFMADD231PS.BCST (R8), Z10, Z6
+	VFMADD231PS.BCST (R8), Z11, Z7
+	VFMADD231PS.BCST (R8)(BX*1), Z10, Z8
+	VFMADD231PS.BCST (R8)(BX*1), Z11, Z9
+	ADDQ             R10, R9
+	ADDQ             SI, DI
+	ADDQ             SI, R8
+	DECQ             R11
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z10
-	VBROADCASTSS beta+68(FP), Z11
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z10, Z0, Z0
 	VMULPS       Z10, Z1, Z1
 	VMULPS       Z10, Z2, Z2
@@ -674,196 +830,230 @@ epilogue:
 	VMULPS       Z10, Z7, Z7
 	VMULPS       Z10, Z8, Z8
 	VMULPS       Z10, Z9, Z9
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VFMADD231PS  (AX), Z11, Z0
-	VMOVUPS.Z    64(AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z11, Z2
-	VMOVUPS.Z    64(AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z11, Z4
-	VMOVUPS.Z    64(AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z5
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z11, Z6
-	VMOVUPS.Z    64(AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z7
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z11, Z8
-	VMOVUPS.Z    64(AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z9
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z10
+	VFMADD231PS  (BX), Z10, Z0
+	VMOVUPS.Z    64(BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z10, Z2
+	VMOVUPS.Z    64(BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z10, Z4
+	VMOVUPS.Z    64(BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z5
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z10, Z6
+	VMOVUPS.Z    64(BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z7
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z10, Z8
+	VMOVUPS.Z    64(BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, K1, 64(AX)
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, K1, 64(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
-	VMOVUPS Z3, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, (AX)
-	VMOVUPS Z7, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, (AX)
-	VMOVUPS Z9, K1, 64(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_6x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_6x1(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_6x1(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS.Z        (SI), K1, Z6
-	VFMADD231PS.BCST (DX), Z6, Z0
-	VFMADD231PS.BCST (DX)(AX*1), Z6, Z1
-	VFMADD231PS.BCST (DX)(AX*2), Z6, Z2
-	VFMADD231PS.BCST (BX), Z6, Z3
-	VFMADD231PS.BCST (BX)(AX*1), Z6, Z4
-	VFMADD231PS.BCST (BX)(AX*2), Z6, Z5
-	ADDQ             DI, SI
-	ADDQ             CX, DX
-	ADDQ             CX, BX
-	DECQ             R8
+	VMOVUPS.Z        (R9), K1, Z6
+	VFMADD231PS.BCST (DI), Z6, Z0
+	VFMADD231PS.BCST (DI)(BX*1), Z6, Z1
+	VFMADD231PS.BCST (DI)(BX*2), Z6, Z2
+	VFMADD231PS.BCST (R8), Z6, Z3
+	VFMADD231PS.BCST (R8)(BX*1), Z6, Z4
+	VFMADD231PS.BCST (R8)(BX*2), Z6, Z5
+	ADDQ             R10, R9
+	ADDQ             SI, DI
+	ADDQ             SI, R8
+	DECQ             R11
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z6
-	VBROADCASTSS beta+68(FP), Z7
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z6, Z0, Z0
 	VMULPS       Z6, Z1, Z1
 	VMULPS       Z6, Z2, Z2
 	VMULPS       Z6, Z3, Z3
 	VMULPS       Z6, Z4, Z4
 	VMULPS       Z6, Z5, Z5
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VMOVUPS.Z    (AX), K1, Z6
-	VFMADD231PS  Z6, Z7, Z0
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z6
-	VFMADD231PS  Z6, Z7, Z1
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z6
-	VFMADD231PS  Z6, Z7, Z2
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z6
-	VFMADD231PS  Z6, Z7, Z3
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z6
-	VFMADD231PS  Z6, Z7, Z4
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z6
-	VFMADD231PS  Z6, Z7, Z5
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z6
+	VMOVUPS.Z    (BX), K1, Z7
+	VFMADD231PS  Z7, Z6, Z0
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z7
+	VFMADD231PS  Z7, Z6, Z1
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z7
+	VFMADD231PS  Z7, Z6, Z3
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z7
+	VFMADD231PS  Z7, Z6, Z4
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z0, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z1, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z3, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z5, K1, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z1, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z3, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z5, K1, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_6x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_6x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_6x2(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_6x2(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	VPXORD  Z8, Z8, Z8
-	VPXORD  Z9, Z9, Z9
-	VPXORD  Z10, Z10, Z10
-	VPXORD  Z11, Z11, Z11
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS          (SI), Z12
-	VMOVUPS.Z        64(SI), K1, Z13
-	VFMADD231PS.BCST (DX), Z12, Z0
-	VFMADD231PS.BCST (DX), Z13, Z1
-	VFMADD231PS.BCST (DX)(AX*1), Z12, Z2
-	VFMADD231PS.BCST (DX)(AX*1), Z13, Z3
-	VFMADD231PS.BCST (DX)(AX*2), Z12, Z4
-	VFMADD231PS.BCST (DX)(AX*2), Z13, Z5
-	VFMADD231PS.BCST (BX), Z12, Z6
-	VFMADD231PS.BCST (BX), Z13, Z7
-	VFMADD231PS.BCST (BX)(AX*1), Z12, Z8
-	VFMADD231PS.BCST (BX)(AX*1), Z13, Z9
-	VFMADD231PS.BCST (BX)(AX*2), Z12, Z10
-	VFMADD231PS.BCST (BX)(AX*2), Z13, Z11
-	ADDQ             DI, SI
-	ADDQ             CX, DX
-	ADDQ             CX, BX
-	DECQ             R8
+	VMOVUPS          (R9), Z12
+	VMOVUPS.Z        64(R9), K1, Z13
+	VFMADD231PS.BCST (DI), Z12, Z0
+	VFMADD231PS.BCST (DI), Z13, Z1
+	VFMADD231PS.BCST (DI)(BX*1), Z12, Z2
+	VFMADD231PS.BCST (DI)(BX*1), Z13, Z3
+	VFMADD231PS.BCST (DI)(BX*2), Z12, Z4
+	VFMADD231PS.BCST (DI)(BX*2), Z13, Z5
+	VFMADD231PS.BCST (R8), Z12, Z6
+	VFMADD231PS.BCST (R8), Z13, Z7
+	VFMADD231PS.BCST (R8)(BX*1), Z12, Z8
+	VFMADD231PS.BCST (R8)(BX*1), Z13, Z9
+	VFMADD231PS.BCST (R8)(BX*2), Z12, Z10
+	VFMADD231PS.BCST (R8)(BX*2), Z13, Z11
+	ADDQ             R10, R9
+	ADDQ             SI, DI
+	ADDQ             SI, R8
+	DECQ             R11
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z12
-	VBROADCASTSS beta+68(FP), Z13
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z12, Z0, Z0
 	VMULPS       Z12, Z1, Z1
 	VMULPS       Z12, Z2, Z2
@@ -876,105 +1066,122 @@ epilogue:
 	VMULPS       Z12, Z9, Z9
 	VMULPS       Z12, Z10, Z10
 	VMULPS       Z12, Z11, Z11
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VFMADD231PS  (AX), Z13, Z0
-	VMOVUPS.Z    64(AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z13, Z2
-	VMOVUPS.Z    64(AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z13, Z4
-	VMOVUPS.Z    64(AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z5
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z13, Z6
-	VMOVUPS.Z    64(AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z7
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z13, Z8
-	VMOVUPS.Z    64(AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z9
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z13, Z10
-	VMOVUPS.Z    64(AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z11
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z12
+	VFMADD231PS  (BX), Z12, Z0
+	VMOVUPS.Z    64(BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z12, Z2
+	VMOVUPS.Z    64(BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z12, Z4
+	VMOVUPS.Z    64(BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z12, Z6
+	VMOVUPS.Z    64(BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z7
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z12, Z8
+	VMOVUPS.Z    64(BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z9
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z12, Z10
+	VMOVUPS.Z    64(BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, K1, 64(AX)
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, K1, 64(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
-	VMOVUPS Z3, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, (AX)
-	VMOVUPS Z7, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, (AX)
-	VMOVUPS Z9, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, (AX)
-	VMOVUPS Z11, K1, 64(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_7x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_7x1(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_7x1(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), SI
-	LEAQ    (SI)(BX*1), BX
-	MOVQ    b+32(FP), DI
-	MOVQ    ksB+40(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    k+0(FP), R9
-	TESTQ   R9, R9
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R9
+	LEAQ   (R9)(R8*1), R8
+	MOVQ   b+32(FP), R10
+	MOVQ   ksB+40(FP), R11
+	SHLQ   $0x02, R11
+	MOVQ   k+0(FP), R12
+	TESTQ  R12, R12
+	JE     epilogue
 
 loop:
-	VMOVUPS.Z        (DI), K1, Z7
-	VFMADD231PS.BCST (DX), Z7, Z0
-	VFMADD231PS.BCST (DX)(AX*1), Z7, Z1
-	VFMADD231PS.BCST (DX)(AX*2), Z7, Z2
-	VFMADD231PS.BCST (SI), Z7, Z3
-	VFMADD231PS.BCST (SI)(AX*1), Z7, Z4
-	VFMADD231PS.BCST (SI)(AX*2), Z7, Z5
-	VFMADD231PS.BCST (BX), Z7, Z6
-	ADDQ             R8, DI
-	ADDQ             CX, DX
-	ADDQ             CX, SI
-	ADDQ             CX, BX
-	DECQ             R9
+	VMOVUPS.Z        (R10), K1, Z7
+	VFMADD231PS.BCST (DI), Z7, Z0
+	VFMADD231PS.BCST (DI)(BX*1), Z7, Z1
+	VFMADD231PS.BCST (DI)(BX*2), Z7, Z2
+	VFMADD231PS.BCST (R9), Z7, Z3
+	VFMADD231PS.BCST (R9)(BX*1), Z7, Z4
+	VFMADD231PS.BCST (R9)(BX*2), Z7, Z5
+	VFMADD231PS.BCST (R8), Z7, Z6
+	ADDQ             R11, R10
+	ADDQ             SI, DI
+	ADDQ             SI, R9
+	ADDQ             SI, R8
+	DECQ             R12
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z7
-	VBROADCASTSS beta+68(FP), Z8
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z7, Z0, Z0
 	VMULPS       Z7, Z1, Z1
 	VMULPS       Z7, Z2, Z2
@@ -982,113 +1189,130 @@ epilogue:
 	VMULPS       Z7, Z4, Z4
 	VMULPS       Z7, Z5, Z5
 	VMULPS       Z7, Z6, Z6
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VMOVUPS.Z    (AX), K1, Z7
-	VFMADD231PS  Z7, Z8, Z0
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z7
-	VFMADD231PS  Z7, Z8, Z1
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z7
-	VFMADD231PS  Z7, Z8, Z2
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z7
-	VFMADD231PS  Z7, Z8, Z3
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z7
-	VFMADD231PS  Z7, Z8, Z4
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z7
-	VFMADD231PS  Z7, Z8, Z5
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z7
-	VFMADD231PS  Z7, Z8, Z6
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z7
+	VMOVUPS.Z    (BX), K1, Z8
+	VFMADD231PS  Z8, Z7, Z0
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z8
+	VFMADD231PS  Z8, Z7, Z1
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z8
+	VFMADD231PS  Z8, Z7, Z2
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z8
+	VFMADD231PS  Z8, Z7, Z3
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z8
+	VFMADD231PS  Z8, Z7, Z4
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z8
+	VFMADD231PS  Z8, Z7, Z5
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z8
+	VFMADD231PS  Z8, Z7, Z6
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z0, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z1, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z3, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z5, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, K1, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z1, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z3, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z5, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, K1, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_7x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_7x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_7x2(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_7x2(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	VPXORD  Z8, Z8, Z8
-	VPXORD  Z9, Z9, Z9
-	VPXORD  Z10, Z10, Z10
-	VPXORD  Z11, Z11, Z11
-	VPXORD  Z12, Z12, Z12
-	VPXORD  Z13, Z13, Z13
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), SI
-	LEAQ    (SI)(BX*1), BX
-	MOVQ    b+32(FP), DI
-	MOVQ    ksB+40(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    k+0(FP), R9
-	TESTQ   R9, R9
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R9
+	LEAQ   (R9)(R8*1), R8
+	MOVQ   b+32(FP), R10
+	MOVQ   ksB+40(FP), R11
+	SHLQ   $0x02, R11
+	MOVQ   k+0(FP), R12
+	TESTQ  R12, R12
+	JE     epilogue
 
 loop:
-	VMOVUPS          (DI), Z14
-	VMOVUPS.Z        64(DI), K1, Z15
-	VFMADD231PS.BCST (DX), Z14, Z0
-	VFMADD231PS.BCST (DX), Z15, Z1
-	VFMADD231PS.BCST (DX)(AX*1), Z14, Z2
-	VFMADD231PS.BCST (DX)(AX*1), Z15, Z3
-	VFMADD231PS.BCST (DX)(AX*2), Z14, Z4
-	VFMADD231PS.BCST (DX)(AX*2), Z15, Z5
-	VFMADD231PS.BCST (SI), Z14, Z6
-	VFMADD231PS.BCST (SI), Z15, Z7
-	VFMADD231PS.BCST (SI)(AX*1), Z14, Z8
-	VFMADD231PS.BCST (SI)(AX*1), Z15, Z9
-	VFMADD231PS.BCST (SI)(AX*2), Z14, Z10
-	VFMADD231PS.BCST (SI)(AX*2), Z15, Z11
-	VFMADD231PS.BCST (BX), Z14, Z12
-	VFMADD231PS.BCST (BX), Z15, Z13
-	ADDQ             R8, DI
-	ADDQ             CX, DX
-	ADDQ             CX, SI
-	ADDQ             CX, BX
-	DECQ             R9
+	VMOVUPS          (R10), Z14
+	VMOVUPS.Z        64(R10), K1, Z15
+	VFMADD231PS.BCST (DI), Z14, Z0
+	VFMADD231PS.BCST (DI), Z15, Z1
+	VFMADD231PS.BCST (DI)(BX*1), Z14, Z2
+	VFMADD231PS.BCST (DI)(BX*1), Z15, Z3
+	VFMADD231PS.BCST (DI)(BX*2), Z14, Z4
+	VFMADD231PS.BCST (DI)(BX*2), Z15, Z5
+	VFMADD231PS.BCST (R9), Z14, Z6
+	VFMADD231PS.BCST (R9), Z15, Z7
+	VFMADD231PS.BCST (R9)(BX*1), Z14, Z8
+	VFMADD231PS.BCST (R9)(BX*1), Z15, Z9
+	VFMADD231PS.BCST (R9)(BX*2), Z14, Z10
+	VFMADD231PS.BCST (R9)(BX*2), Z15, Z11
+	VFMADD231PS.BCST (R8), Z14, Z12
+	VFMADD231PS.BCST (R8), Z15, Z13
+	ADDQ             R11, R10
+	ADDQ             SI, DI
+	ADDQ             SI, R9
+	ADDQ             SI, R8
+	DECQ             R12
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z14
-	VBROADCASTSS beta+68(FP), Z15
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z14, Z0, Z0
 	VMULPS       Z14, Z1, Z1
 	VMULPS       Z14, Z2, Z2
@@ -1103,114 +1327,131 @@ epilogue:
 	VMULPS       Z14, Z11, Z11
 	VMULPS       Z14, Z12, Z12
 	VMULPS       Z14, Z13, Z13
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VFMADD231PS  (AX), Z15, Z0
-	VMOVUPS.Z    64(AX), K1, Z14
-	VFMADD231PS  Z14, Z15, Z1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z15, Z2
-	VMOVUPS.Z    64(AX), K1, Z14
-	VFMADD231PS  Z14, Z15, Z3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z15, Z4
-	VMOVUPS.Z    64(AX), K1, Z14
-	VFMADD231PS  Z14, Z15, Z5
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z15, Z6
-	VMOVUPS.Z    64(AX), K1, Z14
-	VFMADD231PS  Z14, Z15, Z7
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z15, Z8
-	VMOVUPS.Z    64(AX), K1, Z14
-	VFMADD231PS  Z14, Z15, Z9
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z15, Z10
-	VMOVUPS.Z    64(AX), K1, Z14
-	VFMADD231PS  Z14, Z15, Z11
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z15, Z12
-	VMOVUPS.Z    64(AX), K1, Z14
-	VFMADD231PS  Z14, Z15, Z13
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z14
+	VFMADD231PS  (BX), Z14, Z0
+	VMOVUPS.Z    64(BX), K1, Z15
+	VFMADD231PS  Z15, Z14, Z1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z14, Z2
+	VMOVUPS.Z    64(BX), K1, Z15
+	VFMADD231PS  Z15, Z14, Z3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z14, Z4
+	VMOVUPS.Z    64(BX), K1, Z15
+	VFMADD231PS  Z15, Z14, Z5
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z14, Z6
+	VMOVUPS.Z    64(BX), K1, Z15
+	VFMADD231PS  Z15, Z14, Z7
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z14, Z8
+	VMOVUPS.Z    64(BX), K1, Z15
+	VFMADD231PS  Z15, Z14, Z9
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z14, Z10
+	VMOVUPS.Z    64(BX), K1, Z15
+	VFMADD231PS  Z15, Z14, Z11
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z14, Z12
+	VMOVUPS.Z    64(BX), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, K1, 64(AX)
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, K1, 64(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
-	VMOVUPS Z3, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, (AX)
-	VMOVUPS Z7, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, (AX)
-	VMOVUPS Z9, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, (AX)
-	VMOVUPS Z11, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z12, (AX)
-	VMOVUPS Z13, K1, 64(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_8x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_8x1(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_8x1(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), SI
-	LEAQ    (SI)(BX*1), BX
-	MOVQ    b+32(FP), DI
-	MOVQ    ksB+40(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    k+0(FP), R9
-	TESTQ   R9, R9
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R9
+	LEAQ   (R9)(R8*1), R8
+	MOVQ   b+32(FP), R10
+	MOVQ   ksB+40(FP), R11
+	SHLQ   $0x02, R11
+	MOVQ   k+0(FP), R12
+	TESTQ  R12, R12
+	JE     epilogue
 
 loop:
-	VMOVUPS.Z        (DI), K1, Z8
-	VFMADD231PS.BCST (DX), Z8, Z0
-	VFMADD231PS.BCST (DX)(AX*1), Z8, Z1
-	VFMADD231PS.BCST (DX)(AX*2), Z8, Z2
-	VFMADD231PS.BCST (SI), Z8, Z3
-	VFMADD231PS.BCST (SI)(AX*1), Z8, Z4
-	VFMADD231PS.BCST (SI)(AX*2), Z8, Z5
-	VFMADD231PS.BCST (BX), Z8, Z6
-	VFMADD231PS.BCST (BX)(AX*1), Z8, Z7
-	ADDQ             R8, DI
-	ADDQ             CX, DX
-	ADDQ             CX, SI
-	ADDQ             CX, BX
-	DECQ             R9
+	VMOVUPS.Z        (R10), K1, Z8
+	VFMADD231PS.BCST (DI), Z8, Z0
+	VFMADD231PS.BCST (DI)(BX*1), Z8, Z1
+	VFMADD231PS.BCST (DI)(BX*2), Z8, Z2
+	VFMADD231PS.BCST (R9), Z8, Z3
+	VFMADD231PS.BCST (R9)(BX*1), Z8, Z4
+	VFMADD231PS.BCST (R9)(BX*2), Z8, Z5
+	VFMADD231PS.BCST (R8), Z8, Z6
+	VFMADD231PS.BCST (R8)(BX*1), Z8, Z7
+	ADDQ             R11, R10
+	ADDQ             SI, DI
+	ADDQ             SI, R9
+	ADDQ             SI, R8
+	DECQ             R12
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z8
-	VBROADCASTSS beta+68(FP), Z9
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z8, Z0, Z0
 	VMULPS       Z8, Z1, Z1
 	VMULPS       Z8, Z2, Z2
@@ -1219,122 +1460,139 @@ epilogue:
 	VMULPS       Z8, Z5, Z5
 	VMULPS       Z8, Z6, Z6
 	VMULPS       Z8, Z7, Z7
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VMOVUPS.Z    (AX), K1, Z8
-	VFMADD231PS  Z8, Z9, Z0
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z8
-	VFMADD231PS  Z8, Z9, Z1
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z8
-	VFMADD231PS  Z8, Z9, Z2
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z8
-	VFMADD231PS  Z8, Z9, Z3
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z8
-	VFMADD231PS  Z8, Z9, Z4
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z8
-	VFMADD231PS  Z8, Z9, Z5
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z8
-	VFMADD231PS  Z8, Z9, Z6
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z8
-	VFMADD231PS  Z8, Z9, Z7
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z8
+	VMOVUPS.Z    (BX), K1, Z9
+	VFMADD231PS  Z9, Z8, Z0
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z9
+	VFMADD231PS  Z9, Z8, Z2
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z9
+	VFMADD231PS  Z9, Z8, Z4
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z9
+	VFMADD231PS  Z9, Z8, Z6
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z0, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z1, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z3, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z5, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z7, K1, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z1, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z3, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z5, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z7, K1, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_8x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_8x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_8x2(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_8x2(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	VPXORD  Z8, Z8, Z8
-	VPXORD  Z9, Z9, Z9
-	VPXORD  Z10, Z10, Z10
-	VPXORD  Z11, Z11, Z11
-	VPXORD  Z12, Z12, Z12
-	VPXORD  Z13, Z13, Z13
-	VPXORD  Z14, Z14, Z14
-	VPXORD  Z15, Z15, Z15
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), SI
-	LEAQ    (SI)(BX*1), BX
-	MOVQ    b+32(FP), DI
-	MOVQ    ksB+40(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    k+0(FP), R9
-	TESTQ   R9, R9
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R9
+	LEAQ   (R9)(R8*1), R8
+	MOVQ   b+32(FP), R10
+	MOVQ   ksB+40(FP), R11
+	SHLQ   $0x02, R11
+	MOVQ   k+0(FP), R12
+	TESTQ  R12, R12
+	JE     epilogue
 
 loop:
-	VMOVUPS          (DI), Z16
-	VMOVUPS.Z        64(DI), K1, Z17
-	VFMADD231PS.BCST (DX), Z16, Z0
-	VFMADD231PS.BCST (DX), Z17, Z1
-	VFMADD231PS.BCST (DX)(AX*1), Z16, Z2
-	VFMADD231PS.BCST (DX)(AX*1), Z17, Z3
-	VFMADD231PS.BCST (DX)(AX*2), Z16, Z4
-	VFMADD231PS.BCST (DX)(AX*2), Z17, Z5
-	VFMADD231PS.BCST (SI), Z16, Z6
-	VFMADD231PS.BCST (SI), Z17, Z7
-	VFMADD231PS.BCST (SI)(AX*1), Z16, Z8
-	VFMADD231PS.BCST (SI)(AX*1), Z17, Z9
-	VFMADD231PS.BCST (SI)(AX*2), Z16, Z10
-	VFMADD231PS.BCST (SI)(AX*2), Z17, Z11
-	VFMADD231PS.BCST (BX), Z16, Z12
-	VFMADD231PS.BCST (BX), Z17, Z13
-	VFMADD231PS.BCST (BX)(AX*1), Z16, Z14
-	VFMADD231PS.BCST (BX)(AX*1), Z17, Z15
-	ADDQ             R8, DI
-	ADDQ             CX, DX
-	ADDQ             CX, SI
-	ADDQ             CX, BX
-	DECQ             R9
+	VMOVUPS          (R10), Z16
+	VMOVUPS.Z        64(R10), K1, Z17
+	VFMADD231PS.BCST (DI), Z16, Z0
+	VFMADD231PS.BCST (DI), Z17, Z1
+	VFMADD231PS.BCST (DI)(BX*1), Z16, Z2
+	VFMADD231PS.BCST (DI)(BX*1), Z17, Z3
+	VFMADD231PS.BCST (DI)(BX*2), Z16, Z4
+	VFMADD231PS.BCST (DI)(BX*2), Z17, Z5
+	VFMADD231PS.BCST (R9), Z16, Z6
+	VFMADD231PS.BCST (R9), Z17, Z7
+	VFMADD231PS.BCST (R9)(BX*1), Z16, Z8
+	VFMADD231PS.BCST (R9)(BX*1), Z17, Z9
+	VFMADD231PS.BCST (R9)(BX*2), Z16, Z10
+	VFMADD231PS.BCST (R9)(BX*2), Z17, Z11
+	VFMADD231PS.BCST (R8), Z16, Z12
+	VFMADD231PS.BCST (R8), Z17, Z13
+	VFMADD231PS.BCST (R8)(BX*1), Z16, Z14
+	VFMADD231PS.BCST (R8)(BX*1), Z17, Z15
+	ADDQ             R11, R10
+	ADDQ             SI, DI
+	ADDQ             SI, R9
+	ADDQ             SI, R8
+	DECQ             R12
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z16
-	VBROADCASTSS beta+68(FP), Z17
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z16, Z0, Z0
 	VMULPS       Z16, Z1, Z1
 	VMULPS       Z16, Z2, Z2
@@ -1351,123 +1609,140 @@ epilogue:
 	VMULPS       Z16, Z13, Z13
 	VMULPS       Z16, Z14, Z14
 	VMULPS       Z16, Z15, Z15
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VFMADD231PS  (AX), Z17, Z0
-	VMOVUPS.Z    64(AX), K1, Z16
-	VFMADD231PS  Z16, Z17, Z1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z17, Z2
-	VMOVUPS.Z    64(AX), K1, Z16
-	VFMADD231PS  Z16, Z17, Z3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z17, Z4
-	VMOVUPS.Z    64(AX), K1, Z16
-	VFMADD231PS  Z16, Z17, Z5
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z17, Z6
-	VMOVUPS.Z    64(AX), K1, Z16
-	VFMADD231PS  Z16, Z17, Z7
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z17, Z8
-	VMOVUPS.Z    64(AX), K1, Z16
-	VFMADD231PS  Z16, Z17, Z9
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z17, Z10
-	VMOVUPS.Z    64(AX), K1, Z16
-	VFMADD231PS  Z16, Z17, Z11
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z17, Z12
-	VMOVUPS.Z    64(AX), K1, Z16
-	VFMADD231PS  Z16, Z17, Z13
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z17, Z14
-	VMOVUPS.Z    64(AX), K1, Z16
-	VFMADD231PS  Z16, Z17, Z15
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z16
+	VFMADD231PS  (BX), Z16, Z0
+	VMOVUPS.Z    64(BX), K1, Z17
+	VFMADD231PS  Z17, Z16, Z1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z16, Z2
+	VMOVUPS.Z    64(BX), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z16, Z4
+	VMOVUPS.Z    64(BX), K1, Z17
+	VFMADD231PS  Z17, Z16, Z5
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z16, Z6
+	VMOVUPS.Z    64(BX), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z16, Z8
+	VMOVUPS.Z    64(BX), K1, Z17
+	VFMADD231PS  Z17, Z16, Z9
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z16, Z10
+	VMOVUPS.Z    64(BX), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z16, Z12
+	VMOVUPS.Z    64(BX), K1, Z17
+	VFMADD231PS  Z17, Z16, Z13
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z16, Z14
+	VMOVUPS.Z    64(BX), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, K1, 64(AX)
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, K1, 64(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
-	VMOVUPS Z3, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, (AX)
-	VMOVUPS Z7, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, (AX)
-	VMOVUPS Z9, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, (AX)
-	VMOVUPS Z11, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z12, (AX)
-	VMOVUPS Z13, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z14, (AX)
-	VMOVUPS Z15, K1, 64(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_9x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_9x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_9x1(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_9x1(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	VPXORD  Z8, Z8, Z8
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), SI
-	LEAQ    (SI)(BX*1), BX
-	MOVQ    b+32(FP), DI
-	MOVQ    ksB+40(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    k+0(FP), R9
-	TESTQ   R9, R9
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R9
+	LEAQ   (R9)(R8*1), R8
+	MOVQ   b+32(FP), R10
+	MOVQ   ksB+40(FP), R11
+	SHLQ   $0x02, R11
+	MOVQ   k+0(FP), R12
+	TESTQ  R12, R12
+	JE     epilogue
 
 loop:
-	VMOVUPS.Z        (DI), K1, Z9
-	VFMADD231PS.BCST (DX), Z9, Z0
-	VFMADD231PS.BCST (DX)(AX*1), Z9, Z1
-	VFMADD231PS.BCST (DX)(AX*2), Z9, Z2
-	VFMADD231PS.BCST (SI), Z9, Z3
-	VFMADD231PS.BCST (SI)(AX*1), Z9, Z4
-	VFMADD231PS.BCST (SI)(AX*2), Z9, Z5
-	VFMADD231PS.BCST (BX), Z9, Z6
-	VFMADD231PS.BCST (BX)(AX*1), Z9, Z7
-	VFMADD231PS.BCST (BX)(AX*2), Z9, Z8
-	ADDQ             R8, DI
-	ADDQ             CX, DX
-	ADDQ             CX, SI
-	ADDQ             CX, BX
-	DECQ             R9
+	VMOVUPS.Z        (R10), K1, Z9
+	VFMADD231PS.BCST (DI), Z9, Z0
+	VFMADD231PS.BCST (DI)(BX*1), Z9, Z1
+	VFMADD231PS.BCST (DI)(BX*2), Z9, Z2
+	VFMADD231PS.BCST (R9), Z9, Z3
+	VFMADD231PS.BCST (R9)(BX*1), Z9, Z4
+	VFMADD231PS.BCST (R9)(BX*2), Z9, Z5
+	VFMADD231PS.BCST (R8), Z9, Z6
+	VFMADD231PS.BCST (R8)(BX*1), Z9, Z7
+	VFMADD231PS.BCST (R8)(BX*2), Z9, Z8
+	ADDQ             R11, R10
+	ADDQ             SI, DI
+	ADDQ             SI, R9
+	ADDQ             SI, R8
+	DECQ             R12
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z9
-	VBROADCASTSS beta+68(FP), Z10
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z9, Z0, Z0
 	VMULPS       Z9, Z1, Z1
 	VMULPS       Z9, Z2, Z2
@@ -1477,131 +1752,148 @@ epilogue:
 	VMULPS       Z9, Z6, Z6
 	VMULPS       Z9, Z7, Z7
 	VMULPS       Z9, Z8, Z8
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VMOVUPS.Z    (AX), K1, Z9
-	VFMADD231PS  Z9, Z10, Z0
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z9
-	VFMADD231PS  Z9, Z10, Z1
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z9
-	VFMADD231PS  Z9, Z10, Z2
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z9
-	VFMADD231PS  Z9, Z10, Z3
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z9
-	VFMADD231PS  Z9, Z10, Z4
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z9
-	VFMADD231PS  Z9, Z10, Z5
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z9
-	VFMADD231PS  Z9, Z10, Z6
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z9
-	VFMADD231PS  Z9, Z10, Z7
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z9
-	VFMADD231PS  Z9, Z10, Z8
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z9
+	VMOVUPS.Z    (BX), K1, Z10
+	VFMADD231PS  Z10, Z9, Z0
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z10
+	VFMADD231PS  Z10, Z9, Z1
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z10
+	VFMADD231PS  Z10, Z9, Z2
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z10
+	VFMADD231PS  Z10, Z9, Z3
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z10
+	VFMADD231PS  Z10, Z9, Z4
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z10
+	VFMADD231PS  Z10, Z9, Z5
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z10
+	VFMADD231PS  Z10, Z9, Z6
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z10
+	VFMADD231PS  Z10, Z9, Z7
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z10
+	VFMADD231PS  Z10, Z9, Z8
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z0, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z1, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z3, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z5, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z7, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, K1, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z1, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z3, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z5, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z7, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, K1, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_9x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_9x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_9x2(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_9x2(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	VPXORD  Z8, Z8, Z8
-	VPXORD  Z9, Z9, Z9
-	VPXORD  Z10, Z10, Z10
-	VPXORD  Z11, Z11, Z11
-	VPXORD  Z12, Z12, Z12
-	VPXORD  Z13, Z13, Z13
-	VPXORD  Z14, Z14, Z14
-	VPXORD  Z15, Z15, Z15
-	VPXORD  Z16, Z16, Z16
-	VPXORD  Z17, Z17, Z17
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), SI
-	LEAQ    (SI)(BX*1), BX
-	MOVQ    b+32(FP), DI
-	MOVQ    ksB+40(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    k+0(FP), R9
-	TESTQ   R9, R9
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R9
+	LEAQ   (R9)(R8*1), R8
+	MOVQ   b+32(FP), R10
+	MOVQ   ksB+40(FP), R11
+	SHLQ   $0x02, R11
+	MOVQ   k+0(FP), R12
+	TESTQ  R12, R12
+	JE     epilogue
 
 loop:
-	VMOVUPS          (DI), Z18
-	VMOVUPS.Z        64(DI), K1, Z19
-	VFMADD231PS.BCST (DX), Z18, Z0
-	VFMADD231PS.BCST (DX), Z19, Z1
-	VFMADD231PS.BCST (DX)(AX*1), Z18, Z2
-	VFMADD231PS.BCST (DX)(AX*1), Z19, Z3
-	VFMADD231PS.BCST (DX)(AX*2), Z18, Z4
-	VFMADD231PS.BCST (DX)(AX*2), Z19, Z5
-	VFMADD231PS.BCST (SI), Z18, Z6
-	VFMADD231PS.BCST (SI), Z19, Z7
-	VFMADD231PS.BCST (SI)(AX*1), Z18, Z8
-	VFMADD231PS.BCST (SI)(AX*1), Z19, Z9
-	VFMADD231PS.BCST (SI)(AX*2), Z18, Z10
-	VFMADD231PS.BCST (SI)(AX*2), Z19, Z11
-	VFMADD231PS.BCST (BX), Z18, Z12
-	VFMADD231PS.BCST (BX), Z19, Z13
-	VFMADD231PS.BCST (BX)(AX*1), Z18, Z14
-	VFMADD231PS.BCST (BX)(AX*1), Z19, Z15
-	VFMADD231PS.BCST (BX)(AX*2), Z18, Z16
-	VFMADD231PS.BCST (BX)(AX*2), Z19, Z17
-	ADDQ             R8, DI
-	ADDQ             CX, DX
-	ADDQ             CX, SI
-	ADDQ             CX, BX
-	DECQ             R9
+	VMOVUPS          (R10), Z18
+	VMOVUPS.Z        64(R10), K1, Z19
+	VFMADD231PS.BCST (DI), Z18, Z0
+	VFMADD231PS.BCST (DI), Z19, Z1
+	VFMADD231PS.BCST (DI)(BX*1), Z18, Z2
+	VFMADD231PS.BCST (DI)(BX*1), Z19, Z3
+	VFMADD231PS.BCST (DI)(BX*2), Z18, Z4
+	VFMADD231PS.BCST (DI)(BX*2), Z19, Z5
+	VFMADD231PS.BCST (R9), Z18, Z6
+	VFMADD231PS.BCST (R9), Z19, Z7
+	VFMADD231PS.BCST (R9)(BX*1), Z18, Z8
+	VFMADD231PS.BCST (R9)(BX*1), Z19, Z9
+	VFMADD231PS.BCST (R9)(BX*2), Z18, Z10
+	VFMADD231PS.BCST (R9)(BX*2), Z19, Z11
+	VFMADD231PS.BCST (R8), Z18, Z12
+	VFMADD231PS.BCST (R8), Z19, Z13
+	VFMADD231PS.BCST (R8)(BX*1), Z18, Z14
+	VFMADD231PS.BCST (R8)(BX*1), Z19, Z15
+	VFMADD231PS.BCST (R8)(BX*2), Z18, Z16
+	VFMADD231PS.BCST (R8)(BX*2), Z19, Z17
+	ADDQ             R11, R10
+	ADDQ             SI, DI
+	ADDQ             SI, R9
+	ADDQ             SI, R8
+	DECQ             R12
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z18
-	VBROADCASTSS beta+68(FP), Z19
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z18, Z0, Z0
 	VMULPS       Z18, Z1, Z1
 	VMULPS       Z18, Z2, Z2
@@ -1620,134 +1912,151 @@ epilogue:
 	VMULPS       Z18, Z15, Z15
 	VMULPS       Z18, Z16, Z16
 	VMULPS       Z18, Z17, Z17
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VFMADD231PS  (AX), Z19, Z0
-	VMOVUPS.Z    64(AX), K1, Z18
-	VFMADD231PS  Z18, Z19, Z1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z19, Z2
-	VMOVUPS.Z    64(AX), K1, Z18
-	VFMADD231PS  Z18, Z19, Z3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z19, Z4
-	VMOVUPS.Z    64(AX), K1, Z18
-	VFMADD231PS  Z18, Z19, Z5
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z19, Z6
-	VMOVUPS.Z    64(AX), K1, Z18
-	VFMADD231PS  Z18, Z19, Z7
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z19, Z8
-	VMOVUPS.Z    64(AX), K1, Z18
-	VFMADD231PS  Z18, Z19, Z9
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z19, Z10
-	VMOVUPS.Z    64(AX), K1, Z18
-	VFMADD231PS  Z18, Z19, Z11
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z19, Z12
-	VMOVUPS.Z    64(AX), K1, Z18
-	VFMADD231PS  Z18, Z19, Z13
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z19, Z14
-	VMOVUPS.Z    64(AX), K1, Z18
-	VFMADD231PS  Z18, Z19, Z15
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z19, Z16
-	VMOVUPS.Z    64(AX), K1, Z18
-	VFMADD231PS  Z18, Z19, Z17
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z18
+	VFMADD231PS  (BX), Z18, Z0
+	VMOVUPS.Z    64(BX), K1, Z19
+	VFMADD231PS  Z19, Z18, Z1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z18, Z2
+	VMOVUPS.Z    64(BX), K1, Z19
+	VFMADD231PS  Z19, Z18, Z3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z18, Z4
+	VMOVUPS.Z    64(BX), K1, Z19
+	VFMADD231PS  Z19, Z18, Z5
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z18, Z6
+	VMOVUPS.Z    64(BX), K1, Z19
+	VFMADD231PS  Z19, Z18, Z7
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z18, Z8
+	VMOVUPS.Z    64(BX), K1, Z19
+	VFMADD231PS  Z19, Z18, Z9
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z18, Z10
+	VMOVUPS.Z    64(BX), K1, Z19
+	VFMADD231PS  Z19, Z18, Z11
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z18, Z12
+	VMOVUPS.Z    64(BX), K1, Z19
+	VFMADD231PS  Z19, Z18, Z13
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z18, Z14
+	VMOVUPS.Z    64(BX), K1, Z19
+	VFMADD231PS  Z19, Z18, Z15
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z18, Z16
+	VMOVUPS.Z    64(BX), K1, Z19
+	VFMADD231PS  Z19, Z18, Z17
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, K1, 64(AX)
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z16, (BX)
+	VMOVUPS Z17, K1, 64(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
-	VMOVUPS Z3, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, (AX)
-	VMOVUPS Z7, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, (AX)
-	VMOVUPS Z9, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, (AX)
-	VMOVUPS Z11, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z12, (AX)
-	VMOVUPS Z13, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z14, (AX)
-	VMOVUPS Z15, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z16, (AX)
-	VMOVUPS Z17, K1, 64(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_10x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_10x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_10x1(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_10x1(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	VPXORD  Z8, Z8, Z8
-	VPXORD  Z9, Z9, Z9
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), SI
-	LEAQ    (SI)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	MOVQ    b+32(FP), R8
-	MOVQ    ksB+40(FP), R9
-	SHLQ    $0x02, R9
-	MOVQ    k+0(FP), R10
-	TESTQ   R10, R10
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R9
+	LEAQ   (R9)(R8*1), R10
+	LEAQ   (R10)(R8*1), R8
+	MOVQ   b+32(FP), R11
+	MOVQ   ksB+40(FP), R12
+	SHLQ   $0x02, R12
+	MOVQ   k+0(FP), R13
+	TESTQ  R13, R13
+	JE     epilogue
 
 loop:
-	VMOVUPS.Z        (R8), K1, Z10
-	VFMADD231PS.BCST (DX), Z10, Z0
-	VFMADD231PS.BCST (DX)(AX*1), Z10, Z1
-	VFMADD231PS.BCST (DX)(AX*2), Z10, Z2
-	VFMADD231PS.BCST (SI), Z10, Z3
-	VFMADD231PS.BCST (SI)(AX*1), Z10, Z4
-	VFMADD231PS.BCST (SI)(AX*2), Z10, Z5
-	VFMADD231PS.BCST (DI), Z10, Z6
-	VFMADD231PS.BCST (DI)(AX*1), Z10, Z7
-	VFMADD231PS.BCST (DI)(AX*2), Z10, Z8
-	VFMADD231PS.BCST (BX), Z10, Z9
-	ADDQ             R9, R8
-	ADDQ             CX, DX
-	ADDQ             CX, SI
-	ADDQ             CX, DI
-	ADDQ             CX, BX
-	DECQ             R10
+	VMOVUPS.Z        (R11), K1, Z10
+	VFMADD231PS.BCST (DI), Z10, Z0
+	VFMADD231PS.BCST (DI)(BX*1), Z10, Z1
+	VFMADD231PS.BCST (DI)(BX*2), Z10, Z2
+	VFMADD231PS.BCST (R9), Z10, Z3
+	VFMADD231PS.BCST (R9)(BX*1), Z10, Z4
+	VFMADD231PS.BCST (R9)(BX*2), Z10, Z5
+	VFMADD231PS.BCST (R10), Z10, Z6
+	VFMADD231PS.BCST (R10)(BX*1), Z10, Z7
+	VFMADD231PS.BCST (R10)(BX*2), Z10, Z8
+	VFMADD231PS.BCST (R8), Z10, Z9
+	ADDQ             R12, R11
+	ADDQ             SI, DI
+	ADDQ             SI, R9
+	ADDQ             SI, R10
+	ADDQ             SI, R8
+	DECQ             R13
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z10
-	VBROADCASTSS beta+68(FP), Z11
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z10, Z0, Z0
 	VMULPS       Z10, Z1, Z1
 	VMULPS       Z10, Z2, Z2
@@ -1758,142 +2067,159 @@ epilogue:
 	VMULPS       Z10, Z7, Z7
 	VMULPS       Z10, Z8, Z8
 	VMULPS       Z10, Z9, Z9
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VMOVUPS.Z    (AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z0
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z1
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z2
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z3
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z4
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z5
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z6
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z7
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z8
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z10
-	VFMADD231PS  Z10, Z11, Z9
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z10
+	VMOVUPS.Z    (BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z0
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z1
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z2
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z3
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z5
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z6
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z7
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z8
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z0, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z1, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z3, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z5, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z7, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z9, K1, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z1, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z3, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z5, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z7, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z9, K1, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_10x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_10x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_10x2(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_10x2(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	VPXORD  Z8, Z8, Z8
-	VPXORD  Z9, Z9, Z9
-	VPXORD  Z10, Z10, Z10
-	VPXORD  Z11, Z11, Z11
-	VPXORD  Z12, Z12, Z12
-	VPXORD  Z13, Z13, Z13
-	VPXORD  Z14, Z14, Z14
-	VPXORD  Z15, Z15, Z15
-	VPXORD  Z16, Z16, Z16
-	VPXORD  Z17, Z17, Z17
-	VPXORD  Z18, Z18, Z18
-	VPXORD  Z19, Z19, Z19
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), SI
-	LEAQ    (SI)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	MOVQ    b+32(FP), R8
-	MOVQ    ksB+40(FP), R9
-	SHLQ    $0x02, R9
-	MOVQ    k+0(FP), R10
-	TESTQ   R10, R10
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R9
+	LEAQ   (R9)(R8*1), R10
+	LEAQ   (R10)(R8*1), R8
+	MOVQ   b+32(FP), R11
+	MOVQ   ksB+40(FP), R12
+	SHLQ   $0x02, R12
+	MOVQ   k+0(FP), R13
+	TESTQ  R13, R13
+	JE     epilogue
 
 loop:
-	VMOVUPS          (R8), Z20
-	VMOVUPS.Z        64(R8), K1, Z21
-	VFMADD231PS.BCST (DX), Z20, Z0
-	VFMADD231PS.BCST (DX), Z21, Z1
-	VFMADD231PS.BCST (DX)(AX*1), Z20, Z2
-	VFMADD231PS.BCST (DX)(AX*1), Z21, Z3
-	VFMADD231PS.BCST (DX)(AX*2), Z20, Z4
-	VFMADD231PS.BCST (DX)(AX*2), Z21, Z5
-	VFMADD231PS.BCST (SI), Z20, Z6
-	VFMADD231PS.BCST (SI), Z21, Z7
-	VFMADD231PS.BCST (SI)(AX*1), Z20, Z8
-	VFMADD231PS.BCST (SI)(AX*1), Z21, Z9
-	VFMADD231PS.BCST (SI)(AX*2), Z20, Z10
-	VFMADD231PS.BCST (SI)(AX*2), Z21, Z11
-	VFMADD231PS.BCST (DI), Z20, Z12
-	VFMADD231PS.BCST (DI), Z21, Z13
-	VFMADD231PS.BCST (DI)(AX*1), Z20, Z14
-	VFMADD231PS.BCST (DI)(AX*1), Z21, Z15
-	VFMADD231PS.BCST (DI)(AX*2), Z20, Z16
-	VFMADD231PS.BCST (DI)(AX*2), Z21, Z17
-	VFMADD231PS.BCST (BX), Z20, Z18
-	VFMADD231PS.BCST (BX), Z21, Z19
-	ADDQ             R9, R8
-	ADDQ             CX, DX
-	ADDQ             CX, SI
-	ADDQ             CX, DI
-	ADDQ             CX, BX
-	DECQ             R10
+	VMOVUPS          (R11), Z20
+	VMOVUPS.Z        64(R11), K1, Z21
+	VFMADD231PS.BCST (DI), Z20, Z0
+	VFMADD231PS.BCST (DI), Z21, Z1
+	VFMADD231PS.BCST (DI)(BX*1), Z20, Z2
+	VFMADD231PS.BCST (DI)(BX*1), Z21, Z3
+	VFMADD231PS.BCST (DI)(BX*2), Z20, Z4
+	VFMADD231PS.BCST (DI)(BX*2), Z21, Z5
+	VFMADD231PS.BCST (R9), Z20, Z6
+	VFMADD231PS.BCST (R9), Z21, Z7
+	VFMADD231PS.BCST (R9)(BX*1), Z20, Z8
+	VFMADD231PS.BCST (R9)(BX*1), Z21, Z9
+	VFMADD231PS.BCST (R9)(BX*2), Z20, Z10
+	VFMADD231PS.BCST (R9)(BX*2), Z21, Z11
+	VFMADD231PS.BCST (R10), Z20, Z12
+	VFMADD231PS.BCST (R10), Z21, Z13
+	VFMADD231PS.BCST (R10)(BX*1), Z20, Z14
+	VFMADD231PS.BCST (R10)(BX*1), Z21, Z15
+	VFMADD231PS.BCST (R10)(BX*2), Z20, Z16
+	VFMADD231PS.BCST (R10)(BX*2), Z21, Z17
+	VFMADD231PS.BCST (R8), Z20, Z18
+	VFMADD231PS.BCST (R8), Z21, Z19
+	ADDQ             R12, R11
+	ADDQ             SI, DI
+	ADDQ             SI, R9
+	ADDQ             SI, R10
+	ADDQ             SI, R8
+	DECQ             R13
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z20
-	VBROADCASTSS beta+68(FP), Z21
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z20, Z0, Z0
 	VMULPS       Z20, Z1, Z1
 	VMULPS       Z20, Z2, Z2
@@ -1914,143 +2240,160 @@ epilogue:
 	VMULPS       Z20, Z17, Z17
 	VMULPS       Z20, Z18, Z18
 	VMULPS       Z20, Z19, Z19
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VFMADD231PS  (AX), Z21, Z0
-	VMOVUPS.Z    64(AX), K1, Z20
-	VFMADD231PS  Z20, Z21, Z1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z21, Z2
-	VMOVUPS.Z    64(AX), K1, Z20
-	VFMADD231PS  Z20, Z21, Z3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z21, Z4
-	VMOVUPS.Z    64(AX), K1, Z20
-	VFMADD231PS  Z20, Z21, Z5
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z21, Z6
-	VMOVUPS.Z    64(AX), K1, Z20
-	VFMADD231PS  Z20, Z21, Z7
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z21, Z8
-	VMOVUPS.Z    64(AX), K1, Z20
-	VFMADD231PS  Z20, Z21, Z9
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z21, Z10
-	VMOVUPS.Z    64(AX), K1, Z20
-	VFMADD231PS  Z20, Z21, Z11
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z21, Z12
-	VMOVUPS.Z    64(AX), K1, Z20
-	VFMADD231PS  Z20, Z21, Z13
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z21, Z14
-	VMOVUPS.Z    64(AX), K1, Z20
-	VFMADD231PS  Z20, Z21, Z15
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z21, Z16
-	VMOVUPS.Z    64(AX), K1, Z20
-	VFMADD231PS  Z20, Z21, Z17
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z21, Z18
-	VMOVUPS.Z    64(AX), K1, Z20
-	VFMADD231PS  Z20, Z21, Z19
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z20
+	VFMADD231PS  (BX), Z20, Z0
+	VMOVUPS.Z    64(BX), K1, Z21
+	VFMADD231PS  Z21, Z20, Z1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z20, Z2
+	VMOVUPS.Z    64(BX), K1, Z21
+	VFMADD231PS  Z21, Z20, Z3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z20, Z4
+	VMOVUPS.Z    64(BX), K1, Z21
+	VFMADD231PS  Z21, Z20, Z5
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z20, Z6
+	VMOVUPS.Z    64(BX), K1, Z21
+	VFMADD231PS  Z21, Z20, Z7
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z20, Z8
+	VMOVUPS.Z    64(BX), K1, Z21
+	VFMADD231PS  Z21, Z20, Z9
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z20, Z10
+	VMOVUPS.Z    64(BX), K1, Z21
+	VFMADD231PS  Z21, Z20, Z11
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z20, Z12
+	VMOVUPS.Z    64(BX), K1, Z21
+	VFMADD231PS  Z21, Z20, Z13
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z20, Z14
+	VMOVUPS.Z    64(BX), K1, Z21
+	VFMADD231PS  Z21, Z20, Z15
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z20, Z16
+	VMOVUPS.Z    64(BX), K1, Z21
+	VFMADD231PS  Z21, Z20, Z17
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z20, Z18
+	VMOVUPS.Z    64(BX), K1, Z21
+	VFMADD231PS  Z21, Z20, Z19
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, K1, 64(AX)
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z16, (BX)
+	VMOVUPS Z17, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z18, (BX)
+	VMOVUPS Z19, K1, 64(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
-	VMOVUPS Z3, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, (AX)
-	VMOVUPS Z7, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, (AX)
-	VMOVUPS Z9, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, (AX)
-	VMOVUPS Z11, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z12, (AX)
-	VMOVUPS Z13, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z14, (AX)
-	VMOVUPS Z15, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z16, (AX)
-	VMOVUPS Z17, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z18, (AX)
-	VMOVUPS Z19, K1, 64(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_11x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_11x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_11x1(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_11x1(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	VPXORD  Z8, Z8, Z8
-	VPXORD  Z9, Z9, Z9
-	VPXORD  Z10, Z10, Z10
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), SI
-	LEAQ    (SI)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	MOVQ    b+32(FP), R8
-	MOVQ    ksB+40(FP), R9
-	SHLQ    $0x02, R9
-	MOVQ    k+0(FP), R10
-	TESTQ   R10, R10
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R9
+	LEAQ   (R9)(R8*1), R10
+	LEAQ   (R10)(R8*1), R8
+	MOVQ   b+32(FP), R11
+	MOVQ   ksB+40(FP), R12
+	SHLQ   $0x02, R12
+	MOVQ   k+0(FP), R13
+	TESTQ  R13, R13
+	JE     epilogue
 
 loop:
-	VMOVUPS.Z        (R8), K1, Z11
-	VFMADD231PS.BCST (DX), Z11, Z0
-	VFMADD231PS.BCST (DX)(AX*1), Z11, Z1
-	VFMADD231PS.BCST (DX)(AX*2), Z11, Z2
-	VFMADD231PS.BCST (SI), Z11, Z3
-	VFMADD231PS.BCST (SI)(AX*1), Z11, Z4
-	VFMADD231PS.BCST (SI)(AX*2), Z11, Z5
-	VFMADD231PS.BCST (DI), Z11, Z6
-	VFMADD231PS.BCST (DI)(AX*1), Z11, Z7
-	VFMADD231PS.BCST (DI)(AX*2), Z11, Z8
-	VFMADD231PS.BCST (BX), Z11, Z9
-	VFMADD231PS.BCST (BX)(AX*1), Z11, Z10
-	ADDQ             R9, R8
-	ADDQ             CX, DX
-	ADDQ             CX, SI
-	ADDQ             CX, DI
-	ADDQ             CX, BX
-	DECQ             R10
+	VMOVUPS.Z        (R11), K1, Z11
+	VFMADD231PS.BCST (DI), Z11, Z0
+	VFMADD231PS.BCST (DI)(BX*1), Z11, Z1
+	VFMADD231PS.BCST (DI)(BX*2), Z11, Z2
+	VFMADD231PS.BCST (R9), Z11, Z3
+	VFMADD231PS.BCST (R9)(BX*1), Z11, Z4
+	VFMADD231PS.BCST (R9)(BX*2), Z11, Z5
+	VFMADD231PS.BCST (R10), Z11, Z6
+	VFMADD231PS.BCST (R10)(BX*1), Z11, Z7
+	VFMADD231PS.BCST (R10)(BX*2), Z11, Z8
+	VFMADD231PS.BCST (R8), Z11, Z9
+	VFMADD231PS.BCST (R8)(BX*1), Z11, Z10
+	ADDQ             R12, R11
+	ADDQ             SI, DI
+	ADDQ             SI, R9
+	ADDQ             SI, R10
+	ADDQ             SI, R8
+	DECQ             R13
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z11
-	VBROADCASTSS beta+68(FP), Z12
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z11, Z0, Z0
 	VMULPS       Z11, Z1, Z1
 	VMULPS       Z11, Z2, Z2
@@ -2062,151 +2405,168 @@ epilogue:
 	VMULPS       Z11, Z8, Z8
 	VMULPS       Z11, Z9, Z9
 	VMULPS       Z11, Z10, Z10
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VMOVUPS.Z    (AX), K1, Z11
-	VFMADD231PS  Z11, Z12, Z0
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z11
-	VFMADD231PS  Z11, Z12, Z1
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z11
-	VFMADD231PS  Z11, Z12, Z2
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z11
-	VFMADD231PS  Z11, Z12, Z3
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z11
-	VFMADD231PS  Z11, Z12, Z4
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z11
-	VFMADD231PS  Z11, Z12, Z5
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z11
-	VFMADD231PS  Z11, Z12, Z6
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z11
-	VFMADD231PS  Z11, Z12, Z7
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z11
-	VFMADD231PS  Z11, Z12, Z8
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z11
-	VFMADD231PS  Z11, Z12, Z9
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z11
-	VFMADD231PS  Z11, Z12, Z10
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z11
+	VMOVUPS.Z    (BX), K1, Z12
+	VFMADD231PS  Z12, Z11, Z0
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z12
+	VFMADD231PS  Z12, Z11, Z1
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z12
+	VFMADD231PS  Z12, Z11, Z2
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z12
+	VFMADD231PS  Z12, Z11, Z3
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z12
+	VFMADD231PS  Z12, Z11, Z4
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z12
+	VFMADD231PS  Z12, Z11, Z5
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z12
+	VFMADD231PS  Z12, Z11, Z6
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z12
+	VFMADD231PS  Z12, Z11, Z7
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z12
+	VFMADD231PS  Z12, Z11, Z8
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z12
+	VFMADD231PS  Z12, Z11, Z9
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z12
+	VFMADD231PS  Z12, Z11, Z10
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z0, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z1, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z3, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z5, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z7, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z9, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, K1, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z1, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z3, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z5, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z7, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z9, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, K1, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_11x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_11x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_11x2(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_11x2(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	VPXORD  Z8, Z8, Z8
-	VPXORD  Z9, Z9, Z9
-	VPXORD  Z10, Z10, Z10
-	VPXORD  Z11, Z11, Z11
-	VPXORD  Z12, Z12, Z12
-	VPXORD  Z13, Z13, Z13
-	VPXORD  Z14, Z14, Z14
-	VPXORD  Z15, Z15, Z15
-	VPXORD  Z16, Z16, Z16
-	VPXORD  Z17, Z17, Z17
-	VPXORD  Z18, Z18, Z18
-	VPXORD  Z19, Z19, Z19
-	VPXORD  Z20, Z20, Z20
-	VPXORD  Z21, Z21, Z21
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), SI
-	LEAQ    (SI)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	MOVQ    b+32(FP), R8
-	MOVQ    ksB+40(FP), R9
-	SHLQ    $0x02, R9
-	MOVQ    k+0(FP), R10
-	TESTQ   R10, R10
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R9
+	LEAQ   (R9)(R8*1), R10
+	LEAQ   (R10)(R8*1), R8
+	MOVQ   b+32(FP), R11
+	MOVQ   ksB+40(FP), R12
+	SHLQ   $0x02, R12
+	MOVQ   k+0(FP), R13
+	TESTQ  R13, R13
+	JE     epilogue
 
 loop:
-	VMOVUPS          (R8), Z22
-	VMOVUPS.Z        64(R8), K1, Z23
-	VFMADD231PS.BCST (DX), Z22, Z0
-	VFMADD231PS.BCST (DX), Z23, Z1
-	VFMADD231PS.BCST (DX)(AX*1), Z22, Z2
-	VFMADD231PS.BCST (DX)(AX*1), Z23, Z3
-	VFMADD231PS.BCST (DX)(AX*2), Z22, Z4
-	VFMADD231PS.BCST (DX)(AX*2), Z23, Z5
-	VFMADD231PS.BCST (SI), Z22, Z6
-	VFMADD231PS.BCST (SI), Z23, Z7
-	VFMADD231PS.BCST (SI)(AX*1), Z22, Z8
-	VFMADD231PS.BCST (SI)(AX*1), Z23, Z9
-	VFMADD231PS.BCST (SI)(AX*2), Z22, Z10
-	VFMADD231PS.BCST (SI)(AX*2), Z23, Z11
-	VFMADD231PS.BCST (DI), Z22, Z12
-	VFMADD231PS.BCST (DI), Z23, Z13
-	VFMADD231PS.BCST (DI)(AX*1), Z22, Z14
-	VFMADD231PS.BCST (DI)(AX*1), Z23, Z15
-	VFMADD231PS.BCST (DI)(AX*2), Z22, Z16
-	VFMADD231PS.BCST (DI)(AX*2), Z23, Z17
-	VFMADD231PS.BCST (BX), Z22, Z18
-	VFMADD231PS.BCST (BX), Z23, Z19
-	VFMADD231PS.BCST (BX)(AX*1), Z22, Z20
-	VFMADD231PS.BCST (BX)(AX*1), Z23, Z21
-	ADDQ             R9, R8
-	ADDQ             CX, DX
-	ADDQ             CX, SI
-	ADDQ             CX, DI
-	ADDQ             CX, BX
-	DECQ             R10
+	VMOVUPS          (R11), Z22
+	VMOVUPS.Z        64(R11), K1, Z23
+	VFMADD231PS.BCST (DI), Z22, Z0
+	VFMADD231PS.BCST (DI), Z23, Z1
+	VFMADD231PS.BCST (DI)(BX*1), Z22, Z2
+	VFMADD231PS.BCST (DI)(BX*1), Z23, Z3
+	VFMADD231PS.BCST (DI)(BX*2), Z22, Z4
+	VFMADD231PS.BCST (DI)(BX*2), Z23, Z5
+	VFMADD231PS.BCST (R9), Z22, Z6
+	VFMADD231PS.BCST (R9), Z23, Z7
+	VFMADD231PS.BCST (R9)(BX*1), Z22, Z8
+	VFMADD231PS.BCST (R9)(BX*1), Z23, Z9
+	VFMADD231PS.BCST (R9)(BX*2), Z22, Z10
+	VFMADD231PS.BCST (R9)(BX*2), Z23, Z11
+	VFMADD231PS.BCST (R10), Z22, Z12
+	VFMADD231PS.BCST (R10), Z23, Z13
+	VFMADD231PS.BCST (R10)(BX*1), Z22, Z14
+	VFMADD231PS.BCST (R10)(BX*1), Z23, Z15
+	VFMADD231PS.BCST (R10)(BX*2), Z22, Z16
+	VFMADD231PS.BCST (R10)(BX*2), Z23, Z17
+	VFMADD231PS.BCST (R8), Z22, Z18
+	VFMADD231PS.BCST (R8), Z23, Z19
+	VFMADD231PS.BCST (R8)(BX*1), Z22, Z20
+	VFMADD231PS.BCST (R8)(BX*1), Z23, Z21
+	ADDQ             R12, R11
+	ADDQ             SI, DI
+	ADDQ             SI, R9
+	ADDQ             SI, R10
+	ADDQ             SI, R8
+	DECQ             R13
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z22
-	VBROADCASTSS beta+68(FP), Z23
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z22, Z0, Z0
 	VMULPS       Z22, Z1, Z1
 	VMULPS       Z22, Z2, Z2
@@ -2229,152 +2589,169 @@ epilogue:
 	VMULPS       Z22, Z19, Z19
 	VMULPS       Z22, Z20, Z20
 	VMULPS       Z22, Z21, Z21
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VFMADD231PS  (AX), Z23, Z0
-	VMOVUPS.Z    64(AX), K1, Z22
-	VFMADD231PS  Z22, Z23, Z1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z23, Z2
-	VMOVUPS.Z    64(AX), K1, Z22
-	VFMADD231PS  Z22, Z23, Z3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z23, Z4
-	VMOVUPS.Z    64(AX), K1, Z22
-	VFMADD231PS  Z22, Z23, Z5
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z23, Z6
-	VMOVUPS.Z    64(AX), K1, Z22
-	VFMADD231PS  Z22, Z23, Z7
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z23, Z8
-	VMOVUPS.Z    64(AX), K1, Z22
-	VFMADD231PS  Z22, Z23, Z9
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z23, Z10
-	VMOVUPS.Z    64(AX), K1, Z22
-	VFMADD231PS  Z22, Z23, Z11
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z23, Z12
-	VMOVUPS.Z    64(AX), K1, Z22
-	VFMADD231PS  Z22, Z23, Z13
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z23, Z14
-	VMOVUPS.Z    64(AX), K1, Z22
-	VFMADD231PS  Z22, Z23, Z15
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z23, Z16
-	VMOVUPS.Z    64(AX), K1, Z22
-	VFMADD231PS  Z22, Z23, Z17
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z23, Z18
-	VMOVUPS.Z    64(AX), K1, Z22
-	VFMADD231PS  Z22, Z23, Z19
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z23, Z20
-	VMOVUPS.Z    64(AX), K1, Z22
-	VFMADD231PS  Z22, Z23, Z21
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z22
+	VFMADD231PS  (BX), Z22, Z0
+	VMOVUPS.Z    64(BX), K1, Z23
+	VFMADD231PS  Z23, Z22, Z1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z22, Z2
+	VMOVUPS.Z    64(BX), K1, Z23
+	VFMADD231PS  Z23, Z22, Z3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z22, Z4
+	VMOVUPS.Z    64(BX), K1, Z23
+	VFMADD231PS  Z23, Z22, Z5
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z22, Z6
+	VMOVUPS.Z    64(BX), K1, Z23
+	VFMADD231PS  Z23, Z22, Z7
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z22, Z8
+	VMOVUPS.Z    64(BX), K1, Z23
+	VFMADD231PS  Z23, Z22, Z9
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z22, Z10
+	VMOVUPS.Z    64(BX), K1, Z23
+	VFMADD231PS  Z23, Z22, Z11
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z22, Z12
+	VMOVUPS.Z    64(BX), K1, Z23
+	VFMADD231PS  Z23, Z22, Z13
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z22, Z14
+	VMOVUPS.Z    64(BX), K1, Z23
+	VFMADD231PS  Z23, Z22, Z15
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z22, Z16
+	VMOVUPS.Z    64(BX), K1, Z23
+	VFMADD231PS  Z23, Z22, Z17
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z22, Z18
+	VMOVUPS.Z    64(BX), K1, Z23
+	VFMADD231PS  Z23, Z22, Z19
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z22, Z20
+	VMOVUPS.Z    64(BX), K1, Z23
+	VFMADD231PS  Z23, Z22, Z21
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, K1, 64(AX)
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z16, (BX)
+	VMOVUPS Z17, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z18, (BX)
+	VMOVUPS Z19, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z20, (BX)
+	VMOVUPS Z21, K1, 64(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
-	VMOVUPS Z3, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, (AX)
-	VMOVUPS Z7, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, (AX)
-	VMOVUPS Z9, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, (AX)
-	VMOVUPS Z11, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z12, (AX)
-	VMOVUPS Z13, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z14, (AX)
-	VMOVUPS Z15, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z16, (AX)
-	VMOVUPS Z17, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z18, (AX)
-	VMOVUPS Z19, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z20, (AX)
-	VMOVUPS Z21, K1, 64(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_12x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_12x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_12x1(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_12x1(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	VPXORD  Z8, Z8, Z8
-	VPXORD  Z9, Z9, Z9
-	VPXORD  Z10, Z10, Z10
-	VPXORD  Z11, Z11, Z11
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), SI
-	LEAQ    (SI)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	MOVQ    b+32(FP), R8
-	MOVQ    ksB+40(FP), R9
-	SHLQ    $0x02, R9
-	MOVQ    k+0(FP), R10
-	TESTQ   R10, R10
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R9
+	LEAQ   (R9)(R8*1), R10
+	LEAQ   (R10)(R8*1), R8
+	MOVQ   b+32(FP), R11
+	MOVQ   ksB+40(FP), R12
+	SHLQ   $0x02, R12
+	MOVQ   k+0(FP), R13
+	TESTQ  R13, R13
+	JE     epilogue
 
 loop:
-	VMOVUPS.Z        (R8), K1, Z12
-	VFMADD231PS.BCST (DX), Z12, Z0
-	VFMADD231PS.BCST (DX)(AX*1), Z12, Z1
-	VFMADD231PS.BCST (DX)(AX*2), Z12, Z2
-	VFMADD231PS.BCST (SI), Z12, Z3
-	VFMADD231PS.BCST (SI)(AX*1), Z12, Z4
-	VFMADD231PS.BCST (SI)(AX*2), Z12, Z5
-	VFMADD231PS.BCST (DI), Z12, Z6
-	VFMADD231PS.BCST (DI)(AX*1), Z12, Z7
-	VFMADD231PS.BCST (DI)(AX*2), Z12, Z8
-	VFMADD231PS.BCST (BX), Z12, Z9
-	VFMADD231PS.BCST (BX)(AX*1), Z12, Z10
-	VFMADD231PS.BCST (BX)(AX*2), Z12, Z11
-	ADDQ             R9, R8
-	ADDQ             CX, DX
-	ADDQ             CX, SI
-	ADDQ             CX, DI
-	ADDQ             CX, BX
-	DECQ             R10
+	VMOVUPS.Z        (R11), K1, Z12
+	VFMADD231PS.BCST (DI), Z12, Z0
+	VFMADD231PS.BCST (DI)(BX*1), Z12, Z1
+	VFMADD231PS.BCST (DI)(BX*2), Z12, Z2
+	VFMADD231PS.BCST (R9), Z12, Z3
+	VFMADD231PS.BCST (R9)(BX*1), Z12, Z4
+	VFMADD231PS.BCST (R9)(BX*2), Z12, Z5
+	VFMADD231PS.BCST (R10), Z12, Z6
+	VFMADD231PS.BCST (R10)(BX*1), Z12, Z7
+	VFMADD231PS.BCST (R10)(BX*2), Z12, Z8
+	VFMADD231PS.BCST (R8), Z12, Z9
+	VFMADD231PS.BCST (R8)(BX*1), Z12, Z10
+	VFMADD231PS.BCST (R8)(BX*2), Z12, Z11
+	ADDQ             R12, R11
+	ADDQ             SI, DI
+	ADDQ             SI, R9
+	ADDQ             SI, R10
+	ADDQ             SI, R8
+	DECQ             R13
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z12
-	VBROADCASTSS beta+68(FP), Z13
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z12, Z0, Z0
 	VMULPS       Z12, Z1, Z1
 	VMULPS       Z12, Z2, Z2
@@ -2387,160 +2764,177 @@ epilogue:
 	VMULPS       Z12, Z9, Z9
 	VMULPS       Z12, Z10, Z10
 	VMULPS       Z12, Z11, Z11
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VMOVUPS.Z    (AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z0
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z1
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z2
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z3
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z4
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z5
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z6
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z7
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z8
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z9
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z10
-	ADDQ         CX, AX
-	VMOVUPS.Z    (AX), K1, Z12
-	VFMADD231PS  Z12, Z13, Z11
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z12
+	VMOVUPS.Z    (BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z0
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z1
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z3
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z4
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z6
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z7
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z9
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z10
+	ADDQ         SI, BX
+	VMOVUPS.Z    (BX), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, K1, (AX)
+	VMOVUPS Z0, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z1, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z3, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z5, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z7, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z9, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, K1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Z11, K1, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z1, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z3, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z5, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z7, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z9, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, K1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Z11, K1, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX512_12x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// func gemmAVX512_12x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 // Requires: AVX, AVX512F
-TEXT ·gemmAVX512_12x2(SB), NOSPLIT, $0-82
-	MOVWLZX mask+80(FP), AX
+TEXT ·gemmAVX512_12x2(SB), NOSPLIT, $0-98
+	MOVWLZX mask+96(FP), AX
 	KMOVW   AX, K1
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	VPXORD  Z8, Z8, Z8
-	VPXORD  Z9, Z9, Z9
-	VPXORD  Z10, Z10, Z10
-	VPXORD  Z11, Z11, Z11
-	VPXORD  Z12, Z12, Z12
-	VPXORD  Z13, Z13, Z13
-	VPXORD  Z14, Z14, Z14
-	VPXORD  Z15, Z15, Z15
-	VPXORD  Z16, Z16, Z16
-	VPXORD  Z17, Z17, Z17
-	VPXORD  Z18, Z18, Z18
-	VPXORD  Z19, Z19, Z19
-	VPXORD  Z20, Z20, Z20
-	VPXORD  Z21, Z21, Z21
-	VPXORD  Z22, Z22, Z22
-	VPXORD  Z23, Z23, Z23
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), SI
-	LEAQ    (SI)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	MOVQ    b+32(FP), R8
-	MOVQ    ksB+40(FP), R9
-	SHLQ    $0x02, R9
-	MOVQ    k+0(FP), R10
-	TESTQ   R10, R10
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R9
+	LEAQ   (R9)(R8*1), R10
+	LEAQ   (R10)(R8*1), R8
+	MOVQ   b+32(FP), R11
+	MOVQ   ksB+40(FP), R12
+	SHLQ   $0x02, R12
+	MOVQ   k+0(FP), R13
+	TESTQ  R13, R13
+	JE     epilogue
 
 loop:
-	VMOVUPS          (R8), Z24
-	VMOVUPS.Z        64(R8), K1, Z25
-	VFMADD231PS.BCST (DX), Z24, Z0
-	VFMADD231PS.BCST (DX), Z25, Z1
-	VFMADD231PS.BCST (DX)(AX*1), Z24, Z2
-	VFMADD231PS.BCST (DX)(AX*1), Z25, Z3
-	VFMADD231PS.BCST (DX)(AX*2), Z24, Z4
-	VFMADD231PS.BCST (DX)(AX*2), Z25, Z5
-	VFMADD231PS.BCST (SI), Z24, Z6
-	VFMADD231PS.BCST (SI), Z25, Z7
-	VFMADD231PS.BCST (SI)(AX*1), Z24, Z8
-	VFMADD231PS.BCST (SI)(AX*1), Z25, Z9
-	VFMADD231PS.BCST (SI)(AX*2), Z24, Z10
-	VFMADD231PS.BCST (SI)(AX*2), Z25, Z11
-	VFMADD231PS.BCST (DI), Z24, Z12
-	VFMADD231PS.BCST (DI), Z25, Z13
-	VFMADD231PS.BCST (DI)(AX*1), Z24, Z14
-	VFMADD231PS.BCST (DI)(AX*1), Z25, Z15
-	VFMADD231PS.BCST (DI)(AX*2), Z24, Z16
-	VFMADD231PS.BCST (DI)(AX*2), Z25, Z17
-	VFMADD231PS.BCST (BX), Z24, Z18
-	VFMADD231PS.BCST (BX), Z25, Z19
-	VFMADD231PS.BCST (BX)(AX*1), Z24, Z20
-	VFMADD231PS.BCST (BX)(AX*1), Z25, Z21
-	VFMADD231PS.BCST (BX)(AX*2), Z24, Z22
-	VFMADD231PS.BCST (BX)(AX*2), Z25, Z23
-	ADDQ             R9, R8
-	ADDQ             CX, DX
-	ADDQ             CX, SI
-	ADDQ             CX, DI
-	ADDQ             CX, BX
-	DECQ             R10
+	VMOVUPS          (R11), Z24
+	VMOVUPS.Z        64(R11), K1, Z25
+	VFMADD231PS.BCST (DI), Z24, Z0
+	VFMADD231PS.BCST (DI), Z25, Z1
+	VFMADD231PS.BCST (DI)(BX*1), Z24, Z2
+	VFMADD231PS.BCST (DI)(BX*1), Z25, Z3
+	VFMADD231PS.BCST (DI)(BX*2), Z24, Z4
+	VFMADD231PS.BCST (DI)(BX*2), Z25, Z5
+	VFMADD231PS.BCST (R9), Z24, Z6
+	VFMADD231PS.BCST (R9), Z25, Z7
+	VFMADD231PS.BCST (R9)(BX*1), Z24, Z8
+	VFMADD231PS.BCST (R9)(BX*1), Z25, Z9
+	VFMADD231PS.BCST (R9)(BX*2), Z24, Z10
+	VFMADD231PS.BCST (R9)(BX*2), Z25, Z11
+	VFMADD231PS.BCST (R10), Z24, Z12
+	VFMADD231PS.BCST (R10), Z25, Z13
+	VFMADD231PS.BCST (R10)(BX*1), Z24, Z14
+	VFMADD231PS.BCST (R10)(BX*1), Z25, Z15
+	VFMADD231PS.BCST (R10)(BX*2), Z24, Z16
+	VFMADD231PS.BCST (R10)(BX*2), Z25, Z17
+	VFMADD231PS.BCST (R8), Z24, Z18
+	VFMADD231PS.BCST (R8), Z25, Z19
+	VFMADD231PS.BCST (R8)(BX*1), Z24, Z20
+	VFMADD231PS.BCST (R8)(BX*1), Z25, Z21
+	VFMADD231PS.BCST (R8)(BX*2), Z24, Z22
+	VFMADD231PS.BCST (R8)(BX*2), Z25, Z23
+	ADDQ             R12, R11
+	ADDQ             SI, DI
+	ADDQ             SI, R9
+	ADDQ             SI, R10
+	ADDQ             SI, R8
+	DECQ             R13
 	JNE              loop
 
 epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Z24
-	VBROADCASTSS beta+68(FP), Z25
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         loadC+72(FP), DX
 	VMULPS       Z24, Z0, Z0
 	VMULPS       Z24, Z1, Z1
 	VMULPS       Z24, Z2, Z2
@@ -2565,1386 +2959,1654 @@ epilogue:
 	VMULPS       Z24, Z21, Z21
 	VMULPS       Z24, Z22, Z22
 	VMULPS       Z24, Z23, Z23
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
-	VFMADD231PS  (AX), Z25, Z0
-	VMOVUPS.Z    64(AX), K1, Z24
-	VFMADD231PS  Z24, Z25, Z1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z25, Z2
-	VMOVUPS.Z    64(AX), K1, Z24
-	VFMADD231PS  Z24, Z25, Z3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z25, Z4
-	VMOVUPS.Z    64(AX), K1, Z24
-	VFMADD231PS  Z24, Z25, Z5
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z25, Z6
-	VMOVUPS.Z    64(AX), K1, Z24
-	VFMADD231PS  Z24, Z25, Z7
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z25, Z8
-	VMOVUPS.Z    64(AX), K1, Z24
-	VFMADD231PS  Z24, Z25, Z9
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z25, Z10
-	VMOVUPS.Z    64(AX), K1, Z24
-	VFMADD231PS  Z24, Z25, Z11
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z25, Z12
-	VMOVUPS.Z    64(AX), K1, Z24
-	VFMADD231PS  Z24, Z25, Z13
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z25, Z14
-	VMOVUPS.Z    64(AX), K1, Z24
-	VFMADD231PS  Z24, Z25, Z15
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z25, Z16
-	VMOVUPS.Z    64(AX), K1, Z24
-	VFMADD231PS  Z24, Z25, Z17
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z25, Z18
-	VMOVUPS.Z    64(AX), K1, Z24
-	VFMADD231PS  Z24, Z25, Z19
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z25, Z20
-	VMOVUPS.Z    64(AX), K1, Z24
-	VFMADD231PS  Z24, Z25, Z21
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Z25, Z22
-	VMOVUPS.Z    64(AX), K1, Z24
-	VFMADD231PS  Z24, Z25, Z23
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VBROADCASTSS beta+68(FP), Z24
+	VFMADD231PS  (BX), Z24, Z0
+	VMOVUPS.Z    64(BX), K1, Z25
+	VFMADD231PS  Z25, Z24, Z1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z24, Z2
+	VMOVUPS.Z    64(BX), K1, Z25
+	VFMADD231PS  Z25, Z24, Z3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z24, Z4
+	VMOVUPS.Z    64(BX), K1, Z25
+	VFMADD231PS  Z25, Z24, Z5
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z24, Z6
+	VMOVUPS.Z    64(BX), K1, Z25
+	VFMADD231PS  Z25, Z24, Z7
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z24, Z8
+	VMOVUPS.Z    64(BX), K1, Z25
+	VFMADD231PS  Z25, Z24, Z9
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z24, Z10
+	VMOVUPS.Z    64(BX), K1, Z25
+	VFMADD231PS  Z25, Z24, Z11
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z24, Z12
+	VMOVUPS.Z    64(BX), K1, Z25
+	VFMADD231PS  Z25, Z24, Z13
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z24, Z14
+	VMOVUPS.Z    64(BX), K1, Z25
+	VFMADD231PS  Z25, Z24, Z15
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z24, Z16
+	VMOVUPS.Z    64(BX), K1, Z25
+	VFMADD231PS  Z25, Z24, Z17
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z24, Z18
+	VMOVUPS.Z    64(BX), K1, Z25
+	VFMADD231PS  Z25, Z24, Z19
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z24, Z20
+	VMOVUPS.Z    64(BX), K1, Z25
+	VFMADD231PS  Z25, Z24, Z21
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z24, Z22
+	VMOVUPS.Z    64(BX), K1, Z25
+	VFMADD231PS  Z25, Z24, Z23
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, K1, 64(AX)
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z16, (BX)
+	VMOVUPS Z17, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z18, (BX)
+	VMOVUPS Z19, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z20, (BX)
+	VMOVUPS Z21, K1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z22, (BX)
+	VMOVUPS Z23, K1, 64(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
-	VMOVUPS Z3, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, (AX)
-	VMOVUPS Z7, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, (AX)
-	VMOVUPS Z9, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, (AX)
-	VMOVUPS Z11, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z12, (AX)
-	VMOVUPS Z13, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z14, (AX)
-	VMOVUPS Z15, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z16, (AX)
-	VMOVUPS Z17, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z18, (AX)
-	VMOVUPS Z19, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z20, (AX)
-	VMOVUPS Z21, K1, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z22, (AX)
-	VMOVUPS Z23, K1, 64(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_1x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_1x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_1x1(SB), NOSPLIT, $0-96
+TEXT ·gemmAVX2_1x1(SB), NOSPLIT, $0-112
+	MOVQ a+8(FP), AX
+	MOVQ c+48(FP), CX
+	MOVQ panels+80(FP), DX
+
+panel:
 	VXORPS Y0, Y0, Y0
-	MOVQ   rsA+16(FP), AX
-	SHLQ   $0x02, AX
-	MOVQ   ksA+24(FP), AX
-	SHLQ   $0x02, AX
-	MOVQ   a+8(FP), CX
-	MOVQ   b+32(FP), DX
-	MOVQ   ksB+40(FP), BX
+	MOVQ   rsA+16(FP), BX
 	SHLQ   $0x02, BX
-	MOVQ   k+0(FP), SI
-	TESTQ  SI, SI
+	MOVQ   ksA+24(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   AX, SI
+	MOVQ   b+32(FP), DI
+	MOVQ   ksB+40(FP), R8
+	SHLQ   $0x02, R8
+	MOVQ   k+0(FP), R9
+	TESTQ  R9, R9
 	JE     epilogue
 
 loop:
-	VMOVUPS      (DX), Y1
-	VBROADCASTSS (CX), Y2
+	VMOVUPS      (DI), Y1
+	VBROADCASTSS (SI), Y2
 	VFMADD231PS  Y2, Y1, Y0
-	ADDQ         BX, DX
-	ADDQ         AX, CX
-	DECQ         SI
+	ADDQ         R8, DI
+	ADDQ         BX, SI
+	DECQ         R9
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y1
 	VMULPS       Y1, Y0, Y0
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y1
-	VFMADD231PS  (AX), Y1, Y0
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VFMADD231PS  (BX), Y1, Y0
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Y0, (AX)
+	VMOVUPS Y0, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
+	ADDQ    CX, AX
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_1x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_1x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_1x1_edge(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_1x1_edge(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    a+8(FP), CX
-	MOVQ    b+32(FP), DX
-	MOVQ    ksB+40(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    k+0(FP), SI
-	TESTQ   SI, SI
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
 
-loop:
-	VMOVUPS      (DX), Y2
-	VBROADCASTSS (CX), Y3
-	VFMADD231PS  Y3, Y2, Y1
-	ADDQ         BX, DX
-	ADDQ         AX, CX
-	DECQ         SI
-	JNE          loop
-
-epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	VBROADCASTSS alpha+64(FP), Y2
-	VMULPS       Y2, Y1, Y1
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
-	JE           store
-	VBROADCASTSS beta+68(FP), Y2
-	VMASKMOVPS   (AX), Y0, Y0
-	VFMADD231PS  Y0, Y2, Y1
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
-
-store:
-	MOVQ         nLast+88(FP), CX
-	LEAQ         (AX), AX
-	CMPQ         CX, $0x04
-	JL           r0_two
-	VMOVUPS      X1, (AX)
-	VEXTRACTF128 $0x01, Y1, X1
-	ADDQ         $0x10, AX
-	SUBQ         $0x04, CX
-
-r0_two:
-	CMPQ     CX, $0x02
-	JL       r0_one
-	VMOVSD   X1, (AX)
-	VMOVHLPS X1, X1, X1
-	ADDQ     $0x08, AX
-	SUBQ     $0x02, CX
-
-r0_one:
-	TESTQ  CX, CX
-	JE     r0_done
-	VMOVSS X1, (AX)
-
-r0_done:
-	VZEROUPPER
-	RET
-
-// func gemmAVX2_1x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
-// Requires: AVX, FMA3
-TEXT ·gemmAVX2_1x1_edgemask(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
-	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    a+8(FP), CX
-	MOVQ    b+32(FP), DX
-	MOVQ    ksB+40(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    k+0(FP), SI
-	TESTQ   SI, SI
-	JE      epilogue
-
-loop:
-	VMASKMOVPS   (DX), Y0, Y2
-	VBROADCASTSS (CX), Y3
-	VFMADD231PS  Y3, Y2, Y1
-	ADDQ         BX, DX
-	ADDQ         AX, CX
-	DECQ         SI
-	JNE          loop
-
-epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	VBROADCASTSS alpha+64(FP), Y2
-	VMULPS       Y2, Y1, Y1
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
-	JE           store
-	VBROADCASTSS beta+68(FP), Y2
-	VMASKMOVPS   (AX), Y0, Y0
-	VFMADD231PS  Y0, Y2, Y1
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
-
-store:
-	MOVQ         nLast+88(FP), CX
-	LEAQ         (AX), AX
-	CMPQ         CX, $0x04
-	JL           r0_two
-	VMOVUPS      X1, (AX)
-	VEXTRACTF128 $0x01, Y1, X1
-	ADDQ         $0x10, AX
-	SUBQ         $0x04, CX
-
-r0_two:
-	CMPQ     CX, $0x02
-	JL       r0_one
-	VMOVSD   X1, (AX)
-	VMOVHLPS X1, X1, X1
-	ADDQ     $0x08, AX
-	SUBQ     $0x02, CX
-
-r0_one:
-	TESTQ  CX, CX
-	JE     r0_done
-	VMOVSS X1, (AX)
-
-r0_done:
-	VZEROUPPER
-	RET
-
-// func gemmAVX2_1x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
-// Requires: AVX, FMA3
-TEXT ·gemmAVX2_1x2(SB), NOSPLIT, $0-96
-	VXORPS Y0, Y0, Y0
+panel:
 	VXORPS Y1, Y1, Y1
-	MOVQ   rsA+16(FP), AX
-	SHLQ   $0x02, AX
-	MOVQ   ksA+24(FP), AX
-	SHLQ   $0x02, AX
-	MOVQ   a+8(FP), CX
-	MOVQ   b+32(FP), DX
-	MOVQ   ksB+40(FP), BX
+	MOVQ   rsA+16(FP), BX
 	SHLQ   $0x02, BX
-	MOVQ   k+0(FP), SI
-	TESTQ  SI, SI
+	MOVQ   ksA+24(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   AX, SI
+	MOVQ   b+32(FP), DI
+	MOVQ   ksB+40(FP), R8
+	SHLQ   $0x02, R8
+	MOVQ   k+0(FP), R9
+	TESTQ  R9, R9
 	JE     epilogue
 
 loop:
-	VMOVUPS      (DX), Y2
-	VMOVUPS      32(DX), Y3
-	VBROADCASTSS (CX), Y4
+	VMOVUPS      (DI), Y2
+	VBROADCASTSS (SI), Y3
+	VFMADD231PS  Y3, Y2, Y1
+	ADDQ         R8, DI
+	ADDQ         BX, SI
+	DECQ         R9
+	JNE          loop
+
+epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
+	VBROADCASTSS alpha+64(FP), Y2
+	VMULPS       Y2, Y1, Y1
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
+	JE           store
+	VBROADCASTSS beta+68(FP), Y2
+	VMASKMOVPS   (BX), Y0, Y3
+	VFMADD231PS  Y3, Y2, Y1
+	ADDQ         SI, BX
+	MOVQ         CX, BX
+
+store:
+	MOVQ         nLast+104(FP), CX
+	LEAQ         (BX), DI
+	CMPQ         CX, $0x04
+	JL           r0_two
+	VMOVUPS      X1, (DI)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, CX
+
+r0_two:
+	CMPQ     CX, $0x02
+	JL       r0_one
+	VMOVSD   X1, (DI)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, CX
+
+r0_one:
+	TESTQ  CX, CX
+	JE     r0_done
+	VMOVSS X1, (DI)
+
+r0_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_1x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_1x1_edgemask(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
+	VMOVDQU (AX), Y0
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   AX, SI
+	MOVQ   b+32(FP), DI
+	MOVQ   ksB+40(FP), R8
+	SHLQ   $0x02, R8
+	MOVQ   k+0(FP), R9
+	TESTQ  R9, R9
+	JE     epilogue
+
+loop:
+	VMASKMOVPS   (DI), Y0, Y2
+	VBROADCASTSS (SI), Y3
+	VFMADD231PS  Y3, Y2, Y1
+	ADDQ         R8, DI
+	ADDQ         BX, SI
+	DECQ         R9
+	JNE          loop
+
+epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
+	VBROADCASTSS alpha+64(FP), Y2
+	VMULPS       Y2, Y1, Y1
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
+	JE           store
+	VBROADCASTSS beta+68(FP), Y2
+	VMASKMOVPS   (BX), Y0, Y3
+	VFMADD231PS  Y3, Y2, Y1
+	ADDQ         SI, BX
+	MOVQ         CX, BX
+
+store:
+	MOVQ         nLast+104(FP), CX
+	LEAQ         (BX), DI
+	CMPQ         CX, $0x04
+	JL           r0_two
+	VMOVUPS      X1, (DI)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, CX
+
+r0_two:
+	CMPQ     CX, $0x02
+	JL       r0_one
+	VMOVSD   X1, (DI)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, CX
+
+r0_one:
+	TESTQ  CX, CX
+	JE     r0_done
+	VMOVSS X1, (DI)
+
+r0_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_1x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_1x2(SB), NOSPLIT, $0-112
+	MOVQ a+8(FP), AX
+	MOVQ c+48(FP), CX
+	MOVQ panels+80(FP), DX
+
+panel:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   AX, SI
+	MOVQ   b+32(FP), DI
+	MOVQ   ksB+40(FP), R8
+	SHLQ   $0x02, R8
+	MOVQ   k+0(FP), R9
+	TESTQ  R9, R9
+	JE     epilogue
+
+loop:
+	VMOVUPS      (DI), Y2
+	VMOVUPS      32(DI), Y3
+	VBROADCASTSS (SI), Y4
 	VFMADD231PS  Y4, Y2, Y0
 	VFMADD231PS  Y4, Y3, Y1
-	ADDQ         BX, DX
-	ADDQ         AX, CX
-	DECQ         SI
+	ADDQ         R8, DI
+	ADDQ         BX, SI
+	DECQ         R9
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y2
 	VMULPS       Y2, Y0, Y0
 	VMULPS       Y2, Y1, Y1
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y2
-	VFMADD231PS  (AX), Y2, Y0
-	VFMADD231PS  32(AX), Y2, Y1
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VFMADD231PS  (BX), Y2, Y0
+	VFMADD231PS  32(BX), Y2, Y1
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
+	ADDQ    CX, AX
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_1x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_1x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_1x2_edge(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_1x2_edge(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    a+8(FP), CX
-	MOVQ    b+32(FP), DX
-	MOVQ    ksB+40(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    k+0(FP), SI
-	TESTQ   SI, SI
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
 
-loop:
-	VMOVUPS      (DX), Y3
-	VMOVUPS      32(DX), Y4
-	VBROADCASTSS (CX), Y5
-	VFMADD231PS  Y5, Y3, Y1
-	VFMADD231PS  Y5, Y4, Y2
-	ADDQ         BX, DX
-	ADDQ         AX, CX
-	DECQ         SI
-	JNE          loop
-
-epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	VBROADCASTSS alpha+64(FP), Y3
-	VMULPS       Y3, Y1, Y1
-	VMULPS       Y3, Y2, Y2
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
-	JE           store
-	VBROADCASTSS beta+68(FP), Y3
-	VFMADD231PS  (AX), Y3, Y1
-	VMASKMOVPS   32(AX), Y0, Y0
-	VFMADD231PS  Y0, Y3, Y2
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
-
-store:
-	MOVQ         nLast+88(FP), CX
-	VMOVUPS      Y1, (AX)
-	LEAQ         32(AX), AX
-	CMPQ         CX, $0x04
-	JL           r0_two
-	VMOVUPS      X2, (AX)
-	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, AX
-	SUBQ         $0x04, CX
-
-r0_two:
-	CMPQ     CX, $0x02
-	JL       r0_one
-	VMOVSD   X2, (AX)
-	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, AX
-	SUBQ     $0x02, CX
-
-r0_one:
-	TESTQ  CX, CX
-	JE     r0_done
-	VMOVSS X2, (AX)
-
-r0_done:
-	VZEROUPPER
-	RET
-
-// func gemmAVX2_1x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
-// Requires: AVX, FMA3
-TEXT ·gemmAVX2_1x2_edgemask(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
-	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    a+8(FP), CX
-	MOVQ    b+32(FP), DX
-	MOVQ    ksB+40(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    k+0(FP), SI
-	TESTQ   SI, SI
-	JE      epilogue
-
-loop:
-	VMOVUPS      (DX), Y3
-	VMASKMOVPS   32(DX), Y0, Y4
-	VBROADCASTSS (CX), Y5
-	VFMADD231PS  Y5, Y3, Y1
-	VFMADD231PS  Y5, Y4, Y2
-	ADDQ         BX, DX
-	ADDQ         AX, CX
-	DECQ         SI
-	JNE          loop
-
-epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	VBROADCASTSS alpha+64(FP), Y3
-	VMULPS       Y3, Y1, Y1
-	VMULPS       Y3, Y2, Y2
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
-	JE           store
-	VBROADCASTSS beta+68(FP), Y3
-	VFMADD231PS  (AX), Y3, Y1
-	VMASKMOVPS   32(AX), Y0, Y0
-	VFMADD231PS  Y0, Y3, Y2
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
-
-store:
-	MOVQ         nLast+88(FP), CX
-	VMOVUPS      Y1, (AX)
-	LEAQ         32(AX), AX
-	CMPQ         CX, $0x04
-	JL           r0_two
-	VMOVUPS      X2, (AX)
-	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, AX
-	SUBQ         $0x04, CX
-
-r0_two:
-	CMPQ     CX, $0x02
-	JL       r0_one
-	VMOVSD   X2, (AX)
-	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, AX
-	SUBQ     $0x02, CX
-
-r0_one:
-	TESTQ  CX, CX
-	JE     r0_done
-	VMOVSS X2, (AX)
-
-r0_done:
-	VZEROUPPER
-	RET
-
-// func gemmAVX2_2x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
-// Requires: AVX, FMA3
-TEXT ·gemmAVX2_2x1(SB), NOSPLIT, $0-96
-	VXORPS Y0, Y0, Y0
+panel:
 	VXORPS Y1, Y1, Y1
-	MOVQ   rsA+16(FP), AX
-	SHLQ   $0x02, AX
-	MOVQ   ksA+24(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   a+8(FP), DX
-	MOVQ   b+32(FP), BX
-	MOVQ   ksB+40(FP), SI
-	SHLQ   $0x02, SI
-	MOVQ   k+0(FP), DI
-	TESTQ  DI, DI
+	VXORPS Y2, Y2, Y2
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   AX, SI
+	MOVQ   b+32(FP), DI
+	MOVQ   ksB+40(FP), R8
+	SHLQ   $0x02, R8
+	MOVQ   k+0(FP), R9
+	TESTQ  R9, R9
 	JE     epilogue
 
 loop:
-	VMOVUPS      (BX), Y2
-	VBROADCASTSS (DX), Y3
-	VFMADD231PS  Y3, Y2, Y0
-	VBROADCASTSS (DX)(AX*1), Y3
-	VFMADD231PS  Y3, Y2, Y1
-	ADDQ         SI, BX
-	ADDQ         CX, DX
-	DECQ         DI
+	VMOVUPS      (DI), Y3
+	VMOVUPS      32(DI), Y4
+	VBROADCASTSS (SI), Y5
+	VFMADD231PS  Y5, Y3, Y1
+	VFMADD231PS  Y5, Y4, Y2
+	ADDQ         R8, DI
+	ADDQ         BX, SI
+	DECQ         R9
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
+	VBROADCASTSS alpha+64(FP), Y3
+	VMULPS       Y3, Y1, Y1
+	VMULPS       Y3, Y2, Y2
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
+	JE           store
+	VBROADCASTSS beta+68(FP), Y3
+	VFMADD231PS  (BX), Y3, Y1
+	VMASKMOVPS   32(BX), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         SI, BX
+	MOVQ         CX, BX
+
+store:
+	MOVQ         nLast+104(FP), CX
+	VMOVUPS      Y1, (BX)
+	LEAQ         32(BX), DI
+	CMPQ         CX, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (DI)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, CX
+
+r0_two:
+	CMPQ     CX, $0x02
+	JL       r0_one
+	VMOVSD   X2, (DI)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, CX
+
+r0_one:
+	TESTQ  CX, CX
+	JE     r0_done
+	VMOVSS X2, (DI)
+
+r0_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_1x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_1x2_edgemask(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
+	VMOVDQU (AX), Y0
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   AX, SI
+	MOVQ   b+32(FP), DI
+	MOVQ   ksB+40(FP), R8
+	SHLQ   $0x02, R8
+	MOVQ   k+0(FP), R9
+	TESTQ  R9, R9
+	JE     epilogue
+
+loop:
+	VMOVUPS      (DI), Y3
+	VMASKMOVPS   32(DI), Y0, Y4
+	VBROADCASTSS (SI), Y5
+	VFMADD231PS  Y5, Y3, Y1
+	VFMADD231PS  Y5, Y4, Y2
+	ADDQ         R8, DI
+	ADDQ         BX, SI
+	DECQ         R9
+	JNE          loop
+
+epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
+	VBROADCASTSS alpha+64(FP), Y3
+	VMULPS       Y3, Y1, Y1
+	VMULPS       Y3, Y2, Y2
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
+	JE           store
+	VBROADCASTSS beta+68(FP), Y3
+	VFMADD231PS  (BX), Y3, Y1
+	VMASKMOVPS   32(BX), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         SI, BX
+	MOVQ         CX, BX
+
+store:
+	MOVQ         nLast+104(FP), CX
+	VMOVUPS      Y1, (BX)
+	LEAQ         32(BX), DI
+	CMPQ         CX, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (DI)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, CX
+
+r0_two:
+	CMPQ     CX, $0x02
+	JL       r0_one
+	VMOVSD   X2, (DI)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, CX
+
+r0_one:
+	TESTQ  CX, CX
+	JE     r0_done
+	VMOVSS X2, (DI)
+
+r0_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_2x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_2x1(SB), NOSPLIT, $0-112
+	MOVQ a+8(FP), AX
+	MOVQ c+48(FP), CX
+	MOVQ panels+80(FP), DX
+
+panel:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
+	JE     epilogue
+
+loop:
+	VMOVUPS      (R8), Y2
+	VBROADCASTSS (DI), Y3
+	VFMADD231PS  Y3, Y2, Y0
+	VBROADCASTSS (DI)(BX*1), Y3
+	VFMADD231PS  Y3, Y2, Y1
+	ADDQ         R9, R8
+	ADDQ         SI, DI
+	DECQ         R10
+	JNE          loop
+
+epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y2
 	VMULPS       Y2, Y0, Y0
 	VMULPS       Y2, Y1, Y1
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y2
-	VFMADD231PS  (AX), Y2, Y0
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y2, Y1
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VFMADD231PS  (BX), Y2, Y0
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y2, Y1
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Y0, (AX)
+	VMOVUPS Y0, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y1, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Y1, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_2x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_2x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_2x1_edge(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_2x1_edge(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	MOVQ    b+32(FP), BX
-	MOVQ    ksB+40(FP), SI
-	SHLQ    $0x02, SI
-	MOVQ    k+0(FP), DI
-	TESTQ   DI, DI
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
+	JE     epilogue
 
 loop:
-	VMOVUPS      (BX), Y3
-	VBROADCASTSS (DX), Y4
+	VMOVUPS      (R8), Y3
+	VBROADCASTSS (DI), Y4
 	VFMADD231PS  Y4, Y3, Y1
-	VBROADCASTSS (DX)(AX*1), Y4
+	VBROADCASTSS (DI)(BX*1), Y4
 	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         SI, BX
-	ADDQ         CX, DX
-	DECQ         DI
+	ADDQ         R9, R8
+	ADDQ         SI, DI
+	DECQ         R10
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y3
 	VMULPS       Y3, Y1, Y1
 	VMULPS       Y3, Y2, Y2
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y3
-	VMASKMOVPS   (AX), Y0, Y4
+	VMASKMOVPS   (BX), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y0
-	VFMADD231PS  Y0, Y3, Y2
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X1, (BX)
+	VMOVUPS      X1, (DI)
 	VEXTRACTF128 $0x01, Y1, X1
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X1, (BX)
+	VMOVSD   X1, (DI)
 	VMOVHLPS X1, X1, X1
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X1, (BX)
+	VMOVSS X1, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
 	CMPQ         CX, $0x04
 	JL           r1_two
-	VMOVUPS      X2, (AX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r1_two:
 	CMPQ     CX, $0x02
 	JL       r1_one
-	VMOVSD   X2, (AX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r1_one:
 	TESTQ  CX, CX
 	JE     r1_done
-	VMOVSS X2, (AX)
+	VMOVSS X2, (DI)
 
 r1_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_2x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_2x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_2x1_edgemask(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_2x1_edgemask(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	MOVQ    b+32(FP), BX
-	MOVQ    ksB+40(FP), SI
-	SHLQ    $0x02, SI
-	MOVQ    k+0(FP), DI
-	TESTQ   DI, DI
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
+	JE     epilogue
 
 loop:
-	VMASKMOVPS   (BX), Y0, Y3
-	VBROADCASTSS (DX), Y4
+	VMASKMOVPS   (R8), Y0, Y3
+	VBROADCASTSS (DI), Y4
 	VFMADD231PS  Y4, Y3, Y1
-	VBROADCASTSS (DX)(AX*1), Y4
+	VBROADCASTSS (DI)(BX*1), Y4
 	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         SI, BX
-	ADDQ         CX, DX
-	DECQ         DI
+	ADDQ         R9, R8
+	ADDQ         SI, DI
+	DECQ         R10
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y3
 	VMULPS       Y3, Y1, Y1
 	VMULPS       Y3, Y2, Y2
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y3
-	VMASKMOVPS   (AX), Y0, Y4
+	VMASKMOVPS   (BX), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y0
-	VFMADD231PS  Y0, Y3, Y2
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X1, (BX)
+	VMOVUPS      X1, (DI)
 	VEXTRACTF128 $0x01, Y1, X1
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X1, (BX)
+	VMOVSD   X1, (DI)
 	VMOVHLPS X1, X1, X1
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X1, (BX)
+	VMOVSS X1, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
 	CMPQ         CX, $0x04
 	JL           r1_two
-	VMOVUPS      X2, (AX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r1_two:
 	CMPQ     CX, $0x02
 	JL       r1_one
-	VMOVSD   X2, (AX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r1_one:
 	TESTQ  CX, CX
 	JE     r1_done
-	VMOVSS X2, (AX)
+	VMOVSS X2, (DI)
 
 r1_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_2x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_2x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_2x2(SB), NOSPLIT, $0-96
+TEXT ·gemmAVX2_2x2(SB), NOSPLIT, $0-112
+	MOVQ a+8(FP), AX
+	MOVQ c+48(FP), CX
+	MOVQ panels+80(FP), DX
+
+panel:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	MOVQ   rsA+16(FP), AX
-	SHLQ   $0x02, AX
-	MOVQ   ksA+24(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   a+8(FP), DX
-	MOVQ   b+32(FP), BX
-	MOVQ   ksB+40(FP), SI
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
 	SHLQ   $0x02, SI
-	MOVQ   k+0(FP), DI
-	TESTQ  DI, DI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
 	JE     epilogue
 
 loop:
-	VMOVUPS      (BX), Y4
-	VMOVUPS      32(BX), Y5
-	VBROADCASTSS (DX), Y6
+	VMOVUPS      (R8), Y4
+	VMOVUPS      32(R8), Y5
+	VBROADCASTSS (DI), Y6
 	VFMADD231PS  Y6, Y4, Y0
 	VFMADD231PS  Y6, Y5, Y1
-	VBROADCASTSS (DX)(AX*1), Y6
+	VBROADCASTSS (DI)(BX*1), Y6
 	VFMADD231PS  Y6, Y4, Y2
 	VFMADD231PS  Y6, Y5, Y3
-	ADDQ         SI, BX
-	ADDQ         CX, DX
-	DECQ         DI
+	ADDQ         R9, R8
+	ADDQ         SI, DI
+	DECQ         R10
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y4
 	VMULPS       Y4, Y0, Y0
 	VMULPS       Y4, Y1, Y1
 	VMULPS       Y4, Y2, Y2
 	VMULPS       Y4, Y3, Y3
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y4
-	VFMADD231PS  (AX), Y4, Y0
-	VFMADD231PS  32(AX), Y4, Y1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y4, Y2
-	VFMADD231PS  32(AX), Y4, Y3
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VFMADD231PS  (BX), Y4, Y0
+	VFMADD231PS  32(BX), Y4, Y1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y4, Y2
+	VFMADD231PS  32(BX), Y4, Y3
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y2, (BX)
+	VMOVUPS Y3, 32(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_2x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_2x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_2x2_edge(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_2x2_edge(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	MOVQ    b+32(FP), BX
-	MOVQ    ksB+40(FP), SI
-	SHLQ    $0x02, SI
-	MOVQ    k+0(FP), DI
-	TESTQ   DI, DI
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
 
-loop:
-	VMOVUPS      (BX), Y5
-	VMOVUPS      32(BX), Y6
-	VBROADCASTSS (DX), Y7
-	VFMADD231PS  Y7, Y5, Y1
-	VFMADD231PS  Y7, Y6, Y2
-	VBROADCASTSS (DX)(AX*1), Y7
-	VFMADD231PS  Y7, Y5, Y3
-	VFMADD231PS  Y7, Y6, Y4
-	ADDQ         SI, BX
-	ADDQ         CX, DX
-	DECQ         DI
-	JNE          loop
-
-epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	VBROADCASTSS alpha+64(FP), Y5
-	VMULPS       Y5, Y1, Y1
-	VMULPS       Y5, Y2, Y2
-	VMULPS       Y5, Y3, Y3
-	VMULPS       Y5, Y4, Y4
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
-	JE           store
-	VBROADCASTSS beta+68(FP), Y5
-	VFMADD231PS  (AX), Y5, Y1
-	VMASKMOVPS   32(AX), Y0, Y6
-	VFMADD231PS  Y6, Y5, Y2
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y5, Y3
-	VMASKMOVPS   32(AX), Y0, Y0
-	VFMADD231PS  Y0, Y5, Y4
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
-
-store:
-	MOVQ         nLast+88(FP), DX
-	VMOVUPS      Y1, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
-	JL           r0_two
-	VMOVUPS      X2, (BX)
-	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
-
-r0_two:
-	CMPQ     SI, $0x02
-	JL       r0_one
-	VMOVSD   X2, (BX)
-	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
-
-r0_one:
-	TESTQ  SI, SI
-	JE     r0_done
-	VMOVSS X2, (BX)
-
-r0_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y3, (AX)
-	LEAQ         32(AX), AX
-	MOVQ         DX, CX
-	CMPQ         CX, $0x04
-	JL           r1_two
-	VMOVUPS      X4, (AX)
-	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, AX
-	SUBQ         $0x04, CX
-
-r1_two:
-	CMPQ     CX, $0x02
-	JL       r1_one
-	VMOVSD   X4, (AX)
-	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, AX
-	SUBQ     $0x02, CX
-
-r1_one:
-	TESTQ  CX, CX
-	JE     r1_done
-	VMOVSS X4, (AX)
-
-r1_done:
-	VZEROUPPER
-	RET
-
-// func gemmAVX2_2x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
-// Requires: AVX, FMA3
-TEXT ·gemmAVX2_2x2_edgemask(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
-	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	MOVQ    b+32(FP), BX
-	MOVQ    ksB+40(FP), SI
-	SHLQ    $0x02, SI
-	MOVQ    k+0(FP), DI
-	TESTQ   DI, DI
-	JE      epilogue
-
-loop:
-	VMOVUPS      (BX), Y5
-	VMASKMOVPS   32(BX), Y0, Y6
-	VBROADCASTSS (DX), Y7
-	VFMADD231PS  Y7, Y5, Y1
-	VFMADD231PS  Y7, Y6, Y2
-	VBROADCASTSS (DX)(AX*1), Y7
-	VFMADD231PS  Y7, Y5, Y3
-	VFMADD231PS  Y7, Y6, Y4
-	ADDQ         SI, BX
-	ADDQ         CX, DX
-	DECQ         DI
-	JNE          loop
-
-epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
-	VBROADCASTSS alpha+64(FP), Y5
-	VMULPS       Y5, Y1, Y1
-	VMULPS       Y5, Y2, Y2
-	VMULPS       Y5, Y3, Y3
-	VMULPS       Y5, Y4, Y4
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
-	JE           store
-	VBROADCASTSS beta+68(FP), Y5
-	VFMADD231PS  (AX), Y5, Y1
-	VMASKMOVPS   32(AX), Y0, Y6
-	VFMADD231PS  Y6, Y5, Y2
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y5, Y3
-	VMASKMOVPS   32(AX), Y0, Y0
-	VFMADD231PS  Y0, Y5, Y4
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
-
-store:
-	MOVQ         nLast+88(FP), DX
-	VMOVUPS      Y1, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
-	JL           r0_two
-	VMOVUPS      X2, (BX)
-	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
-
-r0_two:
-	CMPQ     SI, $0x02
-	JL       r0_one
-	VMOVSD   X2, (BX)
-	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
-
-r0_one:
-	TESTQ  SI, SI
-	JE     r0_done
-	VMOVSS X2, (BX)
-
-r0_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y3, (AX)
-	LEAQ         32(AX), AX
-	MOVQ         DX, CX
-	CMPQ         CX, $0x04
-	JL           r1_two
-	VMOVUPS      X4, (AX)
-	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, AX
-	SUBQ         $0x04, CX
-
-r1_two:
-	CMPQ     CX, $0x02
-	JL       r1_one
-	VMOVSD   X4, (AX)
-	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, AX
-	SUBQ     $0x02, CX
-
-r1_one:
-	TESTQ  CX, CX
-	JE     r1_done
-	VMOVSS X4, (AX)
-
-r1_done:
-	VZEROUPPER
-	RET
-
-// func gemmAVX2_3x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
-// Requires: AVX, FMA3
-TEXT ·gemmAVX2_3x1(SB), NOSPLIT, $0-96
-	VXORPS Y0, Y0, Y0
+panel:
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
-	MOVQ   rsA+16(FP), AX
-	SHLQ   $0x02, AX
-	MOVQ   ksA+24(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   a+8(FP), DX
-	MOVQ   b+32(FP), BX
-	MOVQ   ksB+40(FP), SI
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
 	SHLQ   $0x02, SI
-	MOVQ   k+0(FP), DI
-	TESTQ  DI, DI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
 	JE     epilogue
 
 loop:
-	VMOVUPS      (BX), Y3
-	VBROADCASTSS (DX), Y4
-	VFMADD231PS  Y4, Y3, Y0
-	VBROADCASTSS (DX)(AX*1), Y4
-	VFMADD231PS  Y4, Y3, Y1
-	VBROADCASTSS (DX)(AX*2), Y4
-	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         SI, BX
-	ADDQ         CX, DX
-	DECQ         DI
+	VMOVUPS      (R8), Y5
+	VMOVUPS      32(R8), Y6
+	VBROADCASTSS (DI), Y7
+	VFMADD231PS  Y7, Y5, Y1
+	VFMADD231PS  Y7, Y6, Y2
+	VBROADCASTSS (DI)(BX*1), Y7
+	VFMADD231PS  Y7, Y5, Y3
+	VFMADD231PS  Y7, Y6, Y4
+	ADDQ         R9, R8
+	ADDQ         SI, DI
+	DECQ         R10
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
+	VBROADCASTSS alpha+64(FP), Y5
+	VMULPS       Y5, Y1, Y1
+	VMULPS       Y5, Y2, Y2
+	VMULPS       Y5, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
+	JE           store
+	VBROADCASTSS beta+68(FP), Y5
+	VFMADD231PS  (BX), Y5, Y1
+	VMASKMOVPS   32(BX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y5, Y3
+	VMASKMOVPS   32(BX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         SI, BX
+	MOVQ         CX, BX
+
+store:
+	MOVQ         nLast+104(FP), CX
+	VMOVUPS      Y1, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (DI)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+
+r0_two:
+	CMPQ     R8, $0x02
+	JL       r0_one
+	VMOVSD   X2, (DI)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
+
+r0_one:
+	TESTQ  R8, R8
+	JE     r0_done
+	VMOVSS X2, (DI)
+
+r0_done:
+	ADDQ         SI, BX
+	VMOVUPS      Y3, (BX)
+	LEAQ         32(BX), DI
+	CMPQ         CX, $0x04
+	JL           r1_two
+	VMOVUPS      X4, (DI)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, CX
+
+r1_two:
+	CMPQ     CX, $0x02
+	JL       r1_one
+	VMOVSD   X4, (DI)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, CX
+
+r1_one:
+	TESTQ  CX, CX
+	JE     r1_done
+	VMOVSS X4, (DI)
+
+r1_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_2x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_2x2_edgemask(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
+	VMOVDQU (AX), Y0
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
+	JE     epilogue
+
+loop:
+	VMOVUPS      (R8), Y5
+	VMASKMOVPS   32(R8), Y0, Y6
+	VBROADCASTSS (DI), Y7
+	VFMADD231PS  Y7, Y5, Y1
+	VFMADD231PS  Y7, Y6, Y2
+	VBROADCASTSS (DI)(BX*1), Y7
+	VFMADD231PS  Y7, Y5, Y3
+	VFMADD231PS  Y7, Y6, Y4
+	ADDQ         R9, R8
+	ADDQ         SI, DI
+	DECQ         R10
+	JNE          loop
+
+epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
+	VBROADCASTSS alpha+64(FP), Y5
+	VMULPS       Y5, Y1, Y1
+	VMULPS       Y5, Y2, Y2
+	VMULPS       Y5, Y3, Y3
+	VMULPS       Y5, Y4, Y4
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
+	JE           store
+	VBROADCASTSS beta+68(FP), Y5
+	VFMADD231PS  (BX), Y5, Y1
+	VMASKMOVPS   32(BX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y5, Y3
+	VMASKMOVPS   32(BX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         SI, BX
+	MOVQ         CX, BX
+
+store:
+	MOVQ         nLast+104(FP), CX
+	VMOVUPS      Y1, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (DI)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+
+r0_two:
+	CMPQ     R8, $0x02
+	JL       r0_one
+	VMOVSD   X2, (DI)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
+
+r0_one:
+	TESTQ  R8, R8
+	JE     r0_done
+	VMOVSS X2, (DI)
+
+r0_done:
+	ADDQ         SI, BX
+	VMOVUPS      Y3, (BX)
+	LEAQ         32(BX), DI
+	CMPQ         CX, $0x04
+	JL           r1_two
+	VMOVUPS      X4, (DI)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, CX
+
+r1_two:
+	CMPQ     CX, $0x02
+	JL       r1_one
+	VMOVSD   X4, (DI)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, CX
+
+r1_one:
+	TESTQ  CX, CX
+	JE     r1_done
+	VMOVSS X4, (DI)
+
+r1_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_3x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_3x1(SB), NOSPLIT, $0-112
+	MOVQ a+8(FP), AX
+	MOVQ c+48(FP), CX
+	MOVQ panels+80(FP), DX
+
+panel:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
+	JE     epilogue
+
+loop:
+	VMOVUPS      (R8), Y3
+	VBROADCASTSS (DI), Y4
+	VFMADD231PS  Y4, Y3, Y0
+	VBROADCASTSS (DI)(BX*1), Y4
+	VFMADD231PS  Y4, Y3, Y1
+	VBROADCASTSS (DI)(BX*2), Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         R9, R8
+	ADDQ         SI, DI
+	DECQ         R10
+	JNE          loop
+
+epilogue:
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y3
 	VMULPS       Y3, Y0, Y0
 	VMULPS       Y3, Y1, Y1
 	VMULPS       Y3, Y2, Y2
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y3
-	VFMADD231PS  (AX), Y3, Y0
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y3, Y1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y3, Y2
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VFMADD231PS  (BX), Y3, Y0
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y3, Y1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y3, Y2
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Y0, (AX)
+	VMOVUPS Y0, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y2, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Y1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_3x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_3x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_3x1_edge(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_3x1_edge(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	MOVQ    b+32(FP), BX
-	MOVQ    ksB+40(FP), SI
-	SHLQ    $0x02, SI
-	MOVQ    k+0(FP), DI
-	TESTQ   DI, DI
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
+	JE     epilogue
 
 loop:
-	VMOVUPS      (BX), Y4
-	VBROADCASTSS (DX), Y5
+	VMOVUPS      (R8), Y4
+	VBROADCASTSS (DI), Y5
 	VFMADD231PS  Y5, Y4, Y1
-	VBROADCASTSS (DX)(AX*1), Y5
+	VBROADCASTSS (DI)(BX*1), Y5
 	VFMADD231PS  Y5, Y4, Y2
-	VBROADCASTSS (DX)(AX*2), Y5
+	VBROADCASTSS (DI)(BX*2), Y5
 	VFMADD231PS  Y5, Y4, Y3
-	ADDQ         SI, BX
-	ADDQ         CX, DX
-	DECQ         DI
+	ADDQ         R9, R8
+	ADDQ         SI, DI
+	DECQ         R10
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y4
 	VMULPS       Y4, Y1, Y1
 	VMULPS       Y4, Y2, Y2
 	VMULPS       Y4, Y3, Y3
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y4
-	VMASKMOVPS   (AX), Y0, Y5
+	VMASKMOVPS   (BX), Y0, Y5
 	VFMADD231PS  Y5, Y4, Y1
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y5
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y5
 	VFMADD231PS  Y5, Y4, Y2
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y0
-	VFMADD231PS  Y0, Y4, Y3
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X1, (BX)
+	VMOVUPS      X1, (DI)
 	VEXTRACTF128 $0x01, Y1, X1
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X1, (BX)
+	VMOVSD   X1, (DI)
 	VMOVHLPS X1, X1, X1
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X1, (BX)
+	VMOVSS X1, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
 	CMPQ         CX, $0x04
 	JL           r2_two
-	VMOVUPS      X3, (AX)
+	VMOVUPS      X3, (DI)
 	VEXTRACTF128 $0x01, Y3, X3
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r2_two:
 	CMPQ     CX, $0x02
 	JL       r2_one
-	VMOVSD   X3, (AX)
+	VMOVSD   X3, (DI)
 	VMOVHLPS X3, X3, X3
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r2_one:
 	TESTQ  CX, CX
 	JE     r2_done
-	VMOVSS X3, (AX)
+	VMOVSS X3, (DI)
 
 r2_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_3x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_3x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_3x1_edgemask(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_3x1_edgemask(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	MOVQ    b+32(FP), BX
-	MOVQ    ksB+40(FP), SI
-	SHLQ    $0x02, SI
-	MOVQ    k+0(FP), DI
-	TESTQ   DI, DI
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
+	JE     epilogue
 
 loop:
-	VMASKMOVPS   (BX), Y0, Y4
-	VBROADCASTSS (DX), Y5
+	VMASKMOVPS   (R8), Y0, Y4
+	VBROADCASTSS (DI), Y5
 	VFMADD231PS  Y5, Y4, Y1
-	VBROADCASTSS (DX)(AX*1), Y5
+	VBROADCASTSS (DI)(BX*1), Y5
 	VFMADD231PS  Y5, Y4, Y2
-	VBROADCASTSS (DX)(AX*2), Y5
+	VBROADCASTSS (DI)(BX*2), Y5
 	VFMADD231PS  Y5, Y4, Y3
-	ADDQ         SI, BX
-	ADDQ         CX, DX
-	DECQ         DI
+	ADDQ         R9, R8
+	ADDQ         SI, DI
+	DECQ         R10
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y4
 	VMULPS       Y4, Y1, Y1
 	VMULPS       Y4, Y2, Y2
 	VMULPS       Y4, Y3, Y3
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y4
-	VMASKMOVPS   (AX), Y0, Y5
+	VMASKMOVPS   (BX), Y0, Y5
 	VFMADD231PS  Y5, Y4, Y1
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y5
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y5
 	VFMADD231PS  Y5, Y4, Y2
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y0
-	VFMADD231PS  Y0, Y4, Y3
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X1, (BX)
+	VMOVUPS      X1, (DI)
 	VEXTRACTF128 $0x01, Y1, X1
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X1, (BX)
+	VMOVSD   X1, (DI)
 	VMOVHLPS X1, X1, X1
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X1, (BX)
+	VMOVSS X1, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
 	CMPQ         CX, $0x04
 	JL           r2_two
-	VMOVUPS      X3, (AX)
+	VMOVUPS      X3, (DI)
 	VEXTRACTF128 $0x01, Y3, X3
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r2_two:
 	CMPQ     CX, $0x02
 	JL       r2_one
-	VMOVSD   X3, (AX)
+	VMOVSD   X3, (DI)
 	VMOVHLPS X3, X3, X3
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r2_one:
 	TESTQ  CX, CX
 	JE     r2_done
-	VMOVSS X3, (AX)
+	VMOVSS X3, (DI)
 
 r2_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_3x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_3x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_3x2(SB), NOSPLIT, $0-96
+TEXT ·gemmAVX2_3x2(SB), NOSPLIT, $0-112
+	MOVQ a+8(FP), AX
+	MOVQ c+48(FP), CX
+	MOVQ panels+80(FP), DX
+
+panel:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
-	MOVQ   rsA+16(FP), AX
-	SHLQ   $0x02, AX
-	MOVQ   ksA+24(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   a+8(FP), DX
-	MOVQ   b+32(FP), BX
-	MOVQ   ksB+40(FP), SI
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
 	SHLQ   $0x02, SI
-	MOVQ   k+0(FP), DI
-	TESTQ  DI, DI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
 	JE     epilogue
 
 loop:
-	VMOVUPS      (BX), Y6
-	VMOVUPS      32(BX), Y7
-	VBROADCASTSS (DX), Y8
+	VMOVUPS      (R8), Y6
+	VMOVUPS      32(R8), Y7
+	VBROADCASTSS (DI), Y8
 	VFMADD231PS  Y8, Y6, Y0
 	VFMADD231PS  Y8, Y7, Y1
-	VBROADCASTSS (DX)(AX*1), Y8
+	VBROADCASTSS (DI)(BX*1), Y8
 	VFMADD231PS  Y8, Y6, Y2
 	VFMADD231PS  Y8, Y7, Y3
-	VBROADCASTSS (DX)(AX*2), Y8
+	VBROADCASTSS (DI)(BX*2), Y8
 	VFMADD231PS  Y8, Y6, Y4
 	VFMADD231PS  Y8, Y7, Y5
-	ADDQ         SI, BX
-	ADDQ         CX, DX
-	DECQ         DI
+	ADDQ         R9, R8
+	ADDQ         SI, DI
+	DECQ         R10
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y6
 	VMULPS       Y6, Y0, Y0
 	VMULPS       Y6, Y1, Y1
@@ -3952,77 +4614,94 @@ epilogue:
 	VMULPS       Y6, Y3, Y3
 	VMULPS       Y6, Y4, Y4
 	VMULPS       Y6, Y5, Y5
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y6
-	VFMADD231PS  (AX), Y6, Y0
-	VFMADD231PS  32(AX), Y6, Y1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y6, Y2
-	VFMADD231PS  32(AX), Y6, Y3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y6, Y4
-	VFMADD231PS  32(AX), Y6, Y5
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VFMADD231PS  (BX), Y6, Y0
+	VFMADD231PS  32(BX), Y6, Y1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y6, Y2
+	VFMADD231PS  32(BX), Y6, Y3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y6, Y4
+	VFMADD231PS  32(BX), Y6, Y5
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y2, (BX)
+	VMOVUPS Y3, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y4, (BX)
+	VMOVUPS Y5, 32(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_3x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_3x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_3x2_edge(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_3x2_edge(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	MOVQ    b+32(FP), BX
-	MOVQ    ksB+40(FP), SI
-	SHLQ    $0x02, SI
-	MOVQ    k+0(FP), DI
-	TESTQ   DI, DI
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
+	JE     epilogue
 
 loop:
-	VMOVUPS      (BX), Y7
-	VMOVUPS      32(BX), Y8
-	VBROADCASTSS (DX), Y9
+	VMOVUPS      (R8), Y7
+	VMOVUPS      32(R8), Y8
+	VBROADCASTSS (DI), Y9
 	VFMADD231PS  Y9, Y7, Y1
 	VFMADD231PS  Y9, Y8, Y2
-	VBROADCASTSS (DX)(AX*1), Y9
+	VBROADCASTSS (DI)(BX*1), Y9
 	VFMADD231PS  Y9, Y7, Y3
 	VFMADD231PS  Y9, Y8, Y4
-	VBROADCASTSS (DX)(AX*2), Y9
+	VBROADCASTSS (DI)(BX*2), Y9
 	VFMADD231PS  Y9, Y7, Y5
 	VFMADD231PS  Y9, Y8, Y6
-	ADDQ         SI, BX
-	ADDQ         CX, DX
-	DECQ         DI
+	ADDQ         R9, R8
+	ADDQ         SI, DI
+	DECQ         R10
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y7
 	VMULPS       Y7, Y1, Y1
 	VMULPS       Y7, Y2, Y2
@@ -4030,147 +4709,163 @@ epilogue:
 	VMULPS       Y7, Y4, Y4
 	VMULPS       Y7, Y5, Y5
 	VMULPS       Y7, Y6, Y6
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y7
-	VFMADD231PS  (AX), Y7, Y1
-	VMASKMOVPS   32(AX), Y0, Y8
-	VFMADD231PS  Y8, Y7, Y2
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y7, Y3
-	VMASKMOVPS   32(AX), Y0, Y8
-	VFMADD231PS  Y8, Y7, Y4
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y7, Y5
-	VMASKMOVPS   32(AX), Y0, Y0
-	VFMADD231PS  Y0, Y7, Y6
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
-
-store:
-	MOVQ         nLast+88(FP), DX
-	VMOVUPS      Y1, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
-	JL           r0_two
-	VMOVUPS      X2, (BX)
-	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
-
-r0_two:
-	CMPQ     SI, $0x02
-	JL       r0_one
-	VMOVSD   X2, (BX)
-	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
-
-r0_one:
-	TESTQ  SI, SI
-	JE     r0_done
-	VMOVSS X2, (BX)
-
-r0_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y3, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
-	JL           r1_two
-	VMOVUPS      X4, (BX)
-	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
-
-r1_two:
-	CMPQ     SI, $0x02
-	JL       r1_one
-	VMOVSD   X4, (BX)
-	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
-
-r1_one:
-	TESTQ  SI, SI
-	JE     r1_done
-	VMOVSS X4, (BX)
-
-r1_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y5, (AX)
-	LEAQ         32(AX), AX
-	MOVQ         DX, CX
-	CMPQ         CX, $0x04
-	JL           r2_two
-	VMOVUPS      X6, (AX)
-	VEXTRACTF128 $0x01, Y6, X6
-	ADDQ         $0x10, AX
-	SUBQ         $0x04, CX
-
-r2_two:
-	CMPQ     CX, $0x02
-	JL       r2_one
-	VMOVSD   X6, (AX)
-	VMOVHLPS X6, X6, X6
-	ADDQ     $0x08, AX
-	SUBQ     $0x02, CX
-
-r2_one:
-	TESTQ  CX, CX
-	JE     r2_done
-	VMOVSS X6, (AX)
-
-r2_done:
-	VZEROUPPER
-	RET
-
-// func gemmAVX2_3x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
-// Requires: AVX, FMA3
-TEXT ·gemmAVX2_3x2_edgemask(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
-	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	MOVQ    b+32(FP), BX
-	MOVQ    ksB+40(FP), SI
-	SHLQ    $0x02, SI
-	MOVQ    k+0(FP), DI
-	TESTQ   DI, DI
-	JE      epilogue
-
-loop:
-	VMOVUPS      (BX), Y7
+	VFMADD231PS  (BX), Y7, Y1
 	VMASKMOVPS   32(BX), Y0, Y8
-	VBROADCASTSS (DX), Y9
+	VFMADD231PS  Y8, Y7, Y2
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y7, Y3
+	VMASKMOVPS   32(BX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y4
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y7, Y5
+	VMASKMOVPS   32(BX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         SI, BX
+	MOVQ         CX, BX
+
+store:
+	MOVQ         nLast+104(FP), CX
+	VMOVUPS      Y1, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
+	JL           r0_two
+	VMOVUPS      X2, (DI)
+	VEXTRACTF128 $0x01, Y2, X2
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+
+r0_two:
+	CMPQ     R8, $0x02
+	JL       r0_one
+	VMOVSD   X2, (DI)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
+
+r0_one:
+	TESTQ  R8, R8
+	JE     r0_done
+	VMOVSS X2, (DI)
+
+r0_done:
+	ADDQ         SI, BX
+	VMOVUPS      Y3, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
+	JL           r1_two
+	VMOVUPS      X4, (DI)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+
+r1_two:
+	CMPQ     R8, $0x02
+	JL       r1_one
+	VMOVSD   X4, (DI)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
+
+r1_one:
+	TESTQ  R8, R8
+	JE     r1_done
+	VMOVSS X4, (DI)
+
+r1_done:
+	ADDQ         SI, BX
+	VMOVUPS      Y5, (BX)
+	LEAQ         32(BX), DI
+	CMPQ         CX, $0x04
+	JL           r2_two
+	VMOVUPS      X6, (DI)
+	VEXTRACTF128 $0x01, Y6, X6
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, CX
+
+r2_two:
+	CMPQ     CX, $0x02
+	JL       r2_one
+	VMOVSD   X6, (DI)
+	VMOVHLPS X6, X6, X6
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, CX
+
+r2_one:
+	TESTQ  CX, CX
+	JE     r2_done
+	VMOVSS X6, (DI)
+
+r2_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
+	VZEROUPPER
+	RET
+
+// func gemmAVX2_3x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
+// Requires: AVX, FMA3
+TEXT ·gemmAVX2_3x2_edgemask(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
+	VMOVDQU (AX), Y0
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   ksB+40(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   k+0(FP), R10
+	TESTQ  R10, R10
+	JE     epilogue
+
+loop:
+	VMOVUPS      (R8), Y7
+	VMASKMOVPS   32(R8), Y0, Y8
+	VBROADCASTSS (DI), Y9
 	VFMADD231PS  Y9, Y7, Y1
 	VFMADD231PS  Y9, Y8, Y2
-	VBROADCASTSS (DX)(AX*1), Y9
+	VBROADCASTSS (DI)(BX*1), Y9
 	VFMADD231PS  Y9, Y7, Y3
 	VFMADD231PS  Y9, Y8, Y4
-	VBROADCASTSS (DX)(AX*2), Y9
+	VBROADCASTSS (DI)(BX*2), Y9
 	VFMADD231PS  Y9, Y7, Y5
 	VFMADD231PS  Y9, Y8, Y6
-	ADDQ         SI, BX
-	ADDQ         CX, DX
-	DECQ         DI
+	ADDQ         R9, R8
+	ADDQ         SI, DI
+	DECQ         R10
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y7
 	VMULPS       Y7, Y1, Y1
 	VMULPS       Y7, Y2, Y2
@@ -4178,509 +4873,574 @@ epilogue:
 	VMULPS       Y7, Y4, Y4
 	VMULPS       Y7, Y5, Y5
 	VMULPS       Y7, Y6, Y6
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y7
-	VFMADD231PS  (AX), Y7, Y1
-	VMASKMOVPS   32(AX), Y0, Y8
+	VFMADD231PS  (BX), Y7, Y1
+	VMASKMOVPS   32(BX), Y0, Y8
 	VFMADD231PS  Y8, Y7, Y2
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y7, Y3
-	VMASKMOVPS   32(AX), Y0, Y8
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y7, Y3
+	VMASKMOVPS   32(BX), Y0, Y8
 	VFMADD231PS  Y8, Y7, Y4
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y7, Y5
-	VMASKMOVPS   32(AX), Y0, Y0
-	VFMADD231PS  Y0, Y7, Y6
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y7, Y5
+	VMASKMOVPS   32(BX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	VMOVUPS      Y1, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	VMOVUPS      Y1, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y3, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y3, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X4, (BX)
+	VMOVUPS      X4, (DI)
 	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X4, (BX)
+	VMOVSD   X4, (DI)
 	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X4, (BX)
+	VMOVSS X4, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y5, (AX)
-	LEAQ         32(AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	VMOVUPS      Y5, (BX)
+	LEAQ         32(BX), DI
 	CMPQ         CX, $0x04
 	JL           r2_two
-	VMOVUPS      X6, (AX)
+	VMOVUPS      X6, (DI)
 	VEXTRACTF128 $0x01, Y6, X6
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r2_two:
 	CMPQ     CX, $0x02
 	JL       r2_one
-	VMOVSD   X6, (AX)
+	VMOVSD   X6, (DI)
 	VMOVHLPS X6, X6, X6
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r2_one:
 	TESTQ  CX, CX
 	JE     r2_done
-	VMOVSS X6, (AX)
+	VMOVSS X6, (DI)
 
 r2_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_4x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_4x1(SB), NOSPLIT, $0-96
+TEXT ·gemmAVX2_4x1(SB), NOSPLIT, $0-112
+	MOVQ a+8(FP), AX
+	MOVQ c+48(FP), CX
+	MOVQ panels+80(FP), DX
+
+panel:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	MOVQ   rsA+16(FP), AX
-	SHLQ   $0x02, AX
-	MOVQ   ksA+24(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   a+8(FP), DX
-	LEAQ   (AX)(AX*2), BX
-	LEAQ   (DX)(BX*1), BX
-	MOVQ   b+32(FP), SI
-	MOVQ   ksB+40(FP), DI
-	SHLQ   $0x02, DI
-	MOVQ   k+0(FP), R8
-	TESTQ  R8, R8
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
 	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y4
-	VBROADCASTSS (DX), Y5
+	VMOVUPS      (R9), Y4
+	VBROADCASTSS (DI), Y5
 	VFMADD231PS  Y5, Y4, Y0
-	VBROADCASTSS (DX)(AX*1), Y5
+	VBROADCASTSS (DI)(BX*1), Y5
 	VFMADD231PS  Y5, Y4, Y1
-	VBROADCASTSS (DX)(AX*2), Y5
+	VBROADCASTSS (DI)(BX*2), Y5
 	VFMADD231PS  Y5, Y4, Y2
-	VBROADCASTSS (BX), Y5
+	VBROADCASTSS (R8), Y5
 	VFMADD231PS  Y5, Y4, Y3
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y4
 	VMULPS       Y4, Y0, Y0
 	VMULPS       Y4, Y1, Y1
 	VMULPS       Y4, Y2, Y2
 	VMULPS       Y4, Y3, Y3
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y4
-	VFMADD231PS  (AX), Y4, Y0
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y4, Y1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y4, Y2
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y4, Y3
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VFMADD231PS  (BX), Y4, Y0
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y4, Y1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y4, Y2
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y4, Y3
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Y0, (AX)
+	VMOVUPS Y0, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y2, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y3, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Y1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y3, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_4x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_4x1_edge(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_4x1_edge(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y5
-	VBROADCASTSS (DX), Y6
+	VMOVUPS      (R9), Y5
+	VBROADCASTSS (DI), Y6
 	VFMADD231PS  Y6, Y5, Y1
-	VBROADCASTSS (DX)(AX*1), Y6
+	VBROADCASTSS (DI)(BX*1), Y6
 	VFMADD231PS  Y6, Y5, Y2
-	VBROADCASTSS (DX)(AX*2), Y6
+	VBROADCASTSS (DI)(BX*2), Y6
 	VFMADD231PS  Y6, Y5, Y3
-	VBROADCASTSS (BX), Y6
+	VBROADCASTSS (R8), Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y5
 	VMULPS       Y5, Y1, Y1
 	VMULPS       Y5, Y2, Y2
 	VMULPS       Y5, Y3, Y3
 	VMULPS       Y5, Y4, Y4
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y5
-	VMASKMOVPS   (AX), Y0, Y6
+	VMASKMOVPS   (BX), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y6
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y6
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y0
-	VFMADD231PS  Y0, Y5, Y4
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X1, (BX)
+	VMOVUPS      X1, (DI)
 	VEXTRACTF128 $0x01, Y1, X1
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X1, (BX)
+	VMOVSD   X1, (DI)
 	VMOVHLPS X1, X1, X1
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X1, (BX)
+	VMOVSS X1, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r2_two
-	VMOVUPS      X3, (BX)
+	VMOVUPS      X3, (DI)
 	VEXTRACTF128 $0x01, Y3, X3
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r2_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r2_one
-	VMOVSD   X3, (BX)
+	VMOVSD   X3, (DI)
 	VMOVHLPS X3, X3, X3
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r2_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r2_done
-	VMOVSS X3, (BX)
+	VMOVSS X3, (DI)
 
 r2_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
 	CMPQ         CX, $0x04
 	JL           r3_two
-	VMOVUPS      X4, (AX)
+	VMOVUPS      X4, (DI)
 	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r3_two:
 	CMPQ     CX, $0x02
 	JL       r3_one
-	VMOVSD   X4, (AX)
+	VMOVSD   X4, (DI)
 	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r3_one:
 	TESTQ  CX, CX
 	JE     r3_done
-	VMOVSS X4, (AX)
+	VMOVSS X4, (DI)
 
 r3_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_4x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_4x1_edgemask(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_4x1_edgemask(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMASKMOVPS   (SI), Y0, Y5
-	VBROADCASTSS (DX), Y6
+	VMASKMOVPS   (R9), Y0, Y5
+	VBROADCASTSS (DI), Y6
 	VFMADD231PS  Y6, Y5, Y1
-	VBROADCASTSS (DX)(AX*1), Y6
+	VBROADCASTSS (DI)(BX*1), Y6
 	VFMADD231PS  Y6, Y5, Y2
-	VBROADCASTSS (DX)(AX*2), Y6
+	VBROADCASTSS (DI)(BX*2), Y6
 	VFMADD231PS  Y6, Y5, Y3
-	VBROADCASTSS (BX), Y6
+	VBROADCASTSS (R8), Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y5
 	VMULPS       Y5, Y1, Y1
 	VMULPS       Y5, Y2, Y2
 	VMULPS       Y5, Y3, Y3
 	VMULPS       Y5, Y4, Y4
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y5
-	VMASKMOVPS   (AX), Y0, Y6
+	VMASKMOVPS   (BX), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y6
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y6
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y0
-	VFMADD231PS  Y0, Y5, Y4
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X1, (BX)
+	VMOVUPS      X1, (DI)
 	VEXTRACTF128 $0x01, Y1, X1
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X1, (BX)
+	VMOVSD   X1, (DI)
 	VMOVHLPS X1, X1, X1
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X1, (BX)
+	VMOVSS X1, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r2_two
-	VMOVUPS      X3, (BX)
+	VMOVUPS      X3, (DI)
 	VEXTRACTF128 $0x01, Y3, X3
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r2_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r2_one
-	VMOVSD   X3, (BX)
+	VMOVSD   X3, (DI)
 	VMOVHLPS X3, X3, X3
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r2_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r2_done
-	VMOVSS X3, (BX)
+	VMOVSS X3, (DI)
 
 r2_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
 	CMPQ         CX, $0x04
 	JL           r3_two
-	VMOVUPS      X4, (AX)
+	VMOVUPS      X4, (DI)
 	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r3_two:
 	CMPQ     CX, $0x02
 	JL       r3_one
-	VMOVSD   X4, (AX)
+	VMOVSD   X4, (DI)
 	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r3_one:
 	TESTQ  CX, CX
 	JE     r3_done
-	VMOVSS X4, (AX)
+	VMOVSS X4, (DI)
 
 r3_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_4x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_4x2(SB), NOSPLIT, $0-96
+TEXT ·gemmAVX2_4x2(SB), NOSPLIT, $0-112
+	MOVQ a+8(FP), AX
+	MOVQ c+48(FP), CX
+	MOVQ panels+80(FP), DX
+
+panel:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -4689,45 +5449,45 @@ TEXT ·gemmAVX2_4x2(SB), NOSPLIT, $0-96
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
-	MOVQ   rsA+16(FP), AX
-	SHLQ   $0x02, AX
-	MOVQ   ksA+24(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   a+8(FP), DX
-	LEAQ   (AX)(AX*2), BX
-	LEAQ   (DX)(BX*1), BX
-	MOVQ   b+32(FP), SI
-	MOVQ   ksB+40(FP), DI
-	SHLQ   $0x02, DI
-	MOVQ   k+0(FP), R8
-	TESTQ  R8, R8
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
 	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y8
-	VMOVUPS      32(SI), Y9
-	VBROADCASTSS (DX), Y10
+	VMOVUPS      (R9), Y8
+	VMOVUPS      32(R9), Y9
+	VBROADCASTSS (DI), Y10
 	VFMADD231PS  Y10, Y8, Y0
 	VFMADD231PS  Y10, Y9, Y1
-	VBROADCASTSS (DX)(AX*1), Y10
+	VBROADCASTSS (DI)(BX*1), Y10
 	VFMADD231PS  Y10, Y8, Y2
 	VFMADD231PS  Y10, Y9, Y3
-	VBROADCASTSS (DX)(AX*2), Y10
+	VBROADCASTSS (DI)(BX*2), Y10
 	VFMADD231PS  Y10, Y8, Y4
 	VFMADD231PS  Y10, Y9, Y5
-	VBROADCASTSS (BX), Y10
+	VBROADCASTSS (R8), Y10
 	VFMADD231PS  Y10, Y8, Y6
 	VFMADD231PS  Y10, Y9, Y7
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y8
 	VMULPS       Y8, Y0, Y0
 	VMULPS       Y8, Y1, Y1
@@ -4737,91 +5497,108 @@ epilogue:
 	VMULPS       Y8, Y5, Y5
 	VMULPS       Y8, Y6, Y6
 	VMULPS       Y8, Y7, Y7
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y8
-	VFMADD231PS  (AX), Y8, Y0
-	VFMADD231PS  32(AX), Y8, Y1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y8, Y2
-	VFMADD231PS  32(AX), Y8, Y3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y8, Y4
-	VFMADD231PS  32(AX), Y8, Y5
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y8, Y6
-	VFMADD231PS  32(AX), Y8, Y7
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VFMADD231PS  (BX), Y8, Y0
+	VFMADD231PS  32(BX), Y8, Y1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y8, Y2
+	VFMADD231PS  32(BX), Y8, Y3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y8, Y4
+	VFMADD231PS  32(BX), Y8, Y5
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y8, Y6
+	VFMADD231PS  32(BX), Y8, Y7
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y2, (BX)
+	VMOVUPS Y3, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y4, (BX)
+	VMOVUPS Y5, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y6, (BX)
+	VMOVUPS Y7, 32(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_4x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_4x2_edge(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_4x2_edge(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
-	VXORPS  Y8, Y8, Y8
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y9
-	VMOVUPS      32(SI), Y10
-	VBROADCASTSS (DX), Y11
+	VMOVUPS      (R9), Y9
+	VMOVUPS      32(R9), Y10
+	VBROADCASTSS (DI), Y11
 	VFMADD231PS  Y11, Y9, Y1
 	VFMADD231PS  Y11, Y10, Y2
-	VBROADCASTSS (DX)(AX*1), Y11
+	VBROADCASTSS (DI)(BX*1), Y11
 	VFMADD231PS  Y11, Y9, Y3
 	VFMADD231PS  Y11, Y10, Y4
-	VBROADCASTSS (DX)(AX*2), Y11
+	VBROADCASTSS (DI)(BX*2), Y11
 	VFMADD231PS  Y11, Y9, Y5
 	VFMADD231PS  Y11, Y10, Y6
-	VBROADCASTSS (BX), Y11
+	VBROADCASTSS (R8), Y11
 	VFMADD231PS  Y11, Y9, Y7
 	VFMADD231PS  Y11, Y10, Y8
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y9
 	VMULPS       Y9, Y1, Y1
 	VMULPS       Y9, Y2, Y2
@@ -4831,184 +5608,200 @@ epilogue:
 	VMULPS       Y9, Y6, Y6
 	VMULPS       Y9, Y7, Y7
 	VMULPS       Y9, Y8, Y8
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y9
-	VFMADD231PS  (AX), Y9, Y1
-	VMASKMOVPS   32(AX), Y0, Y10
+	VFMADD231PS  (BX), Y9, Y1
+	VMASKMOVPS   32(BX), Y0, Y10
 	VFMADD231PS  Y10, Y9, Y2
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y9, Y3
-	VMASKMOVPS   32(AX), Y0, Y10
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y9, Y3
+	VMASKMOVPS   32(BX), Y0, Y10
 	VFMADD231PS  Y10, Y9, Y4
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y9, Y5
-	VMASKMOVPS   32(AX), Y0, Y10
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y9, Y5
+	VMASKMOVPS   32(BX), Y0, Y10
 	VFMADD231PS  Y10, Y9, Y6
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y9, Y7
-	VMASKMOVPS   32(AX), Y0, Y0
-	VFMADD231PS  Y0, Y9, Y8
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y9, Y7
+	VMASKMOVPS   32(BX), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	VMOVUPS      Y1, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	VMOVUPS      Y1, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y3, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y3, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X4, (BX)
+	VMOVUPS      X4, (DI)
 	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X4, (BX)
+	VMOVSD   X4, (DI)
 	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X4, (BX)
+	VMOVSS X4, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y5, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y5, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r2_two
-	VMOVUPS      X6, (BX)
+	VMOVUPS      X6, (DI)
 	VEXTRACTF128 $0x01, Y6, X6
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r2_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r2_one
-	VMOVSD   X6, (BX)
+	VMOVSD   X6, (DI)
 	VMOVHLPS X6, X6, X6
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r2_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r2_done
-	VMOVSS X6, (BX)
+	VMOVSS X6, (DI)
 
 r2_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y7, (AX)
-	LEAQ         32(AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	VMOVUPS      Y7, (BX)
+	LEAQ         32(BX), DI
 	CMPQ         CX, $0x04
 	JL           r3_two
-	VMOVUPS      X8, (AX)
+	VMOVUPS      X8, (DI)
 	VEXTRACTF128 $0x01, Y8, X8
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r3_two:
 	CMPQ     CX, $0x02
 	JL       r3_one
-	VMOVSD   X8, (AX)
+	VMOVSD   X8, (DI)
 	VMOVHLPS X8, X8, X8
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r3_one:
 	TESTQ  CX, CX
 	JE     r3_done
-	VMOVSS X8, (AX)
+	VMOVSS X8, (DI)
 
 r3_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_4x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_4x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_4x2_edgemask(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_4x2_edgemask(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
-	VXORPS  Y8, Y8, Y8
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y9
-	VMASKMOVPS   32(SI), Y0, Y10
-	VBROADCASTSS (DX), Y11
+	VMOVUPS      (R9), Y9
+	VMASKMOVPS   32(R9), Y0, Y10
+	VBROADCASTSS (DI), Y11
 	VFMADD231PS  Y11, Y9, Y1
 	VFMADD231PS  Y11, Y10, Y2
-	VBROADCASTSS (DX)(AX*1), Y11
+	VBROADCASTSS (DI)(BX*1), Y11
 	VFMADD231PS  Y11, Y9, Y3
 	VFMADD231PS  Y11, Y10, Y4
-	VBROADCASTSS (DX)(AX*2), Y11
+	VBROADCASTSS (DI)(BX*2), Y11
 	VFMADD231PS  Y11, Y9, Y5
 	VFMADD231PS  Y11, Y10, Y6
-	VBROADCASTSS (BX), Y11
+	VBROADCASTSS (R8), Y11
 	VFMADD231PS  Y11, Y9, Y7
 	VFMADD231PS  Y11, Y10, Y8
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y9
 	VMULPS       Y9, Y1, Y1
 	VMULPS       Y9, Y2, Y2
@@ -5018,608 +5811,673 @@ epilogue:
 	VMULPS       Y9, Y6, Y6
 	VMULPS       Y9, Y7, Y7
 	VMULPS       Y9, Y8, Y8
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y9
-	VFMADD231PS  (AX), Y9, Y1
-	VMASKMOVPS   32(AX), Y0, Y10
+	VFMADD231PS  (BX), Y9, Y1
+	VMASKMOVPS   32(BX), Y0, Y10
 	VFMADD231PS  Y10, Y9, Y2
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y9, Y3
-	VMASKMOVPS   32(AX), Y0, Y10
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y9, Y3
+	VMASKMOVPS   32(BX), Y0, Y10
 	VFMADD231PS  Y10, Y9, Y4
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y9, Y5
-	VMASKMOVPS   32(AX), Y0, Y10
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y9, Y5
+	VMASKMOVPS   32(BX), Y0, Y10
 	VFMADD231PS  Y10, Y9, Y6
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y9, Y7
-	VMASKMOVPS   32(AX), Y0, Y0
-	VFMADD231PS  Y0, Y9, Y8
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y9, Y7
+	VMASKMOVPS   32(BX), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	VMOVUPS      Y1, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	VMOVUPS      Y1, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y3, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y3, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X4, (BX)
+	VMOVUPS      X4, (DI)
 	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X4, (BX)
+	VMOVSD   X4, (DI)
 	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X4, (BX)
+	VMOVSS X4, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y5, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y5, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r2_two
-	VMOVUPS      X6, (BX)
+	VMOVUPS      X6, (DI)
 	VEXTRACTF128 $0x01, Y6, X6
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r2_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r2_one
-	VMOVSD   X6, (BX)
+	VMOVSD   X6, (DI)
 	VMOVHLPS X6, X6, X6
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r2_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r2_done
-	VMOVSS X6, (BX)
+	VMOVSS X6, (DI)
 
 r2_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y7, (AX)
-	LEAQ         32(AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	VMOVUPS      Y7, (BX)
+	LEAQ         32(BX), DI
 	CMPQ         CX, $0x04
 	JL           r3_two
-	VMOVUPS      X8, (AX)
+	VMOVUPS      X8, (DI)
 	VEXTRACTF128 $0x01, Y8, X8
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r3_two:
 	CMPQ     CX, $0x02
 	JL       r3_one
-	VMOVSD   X8, (AX)
+	VMOVSD   X8, (DI)
 	VMOVHLPS X8, X8, X8
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r3_one:
 	TESTQ  CX, CX
 	JE     r3_done
-	VMOVSS X8, (AX)
+	VMOVSS X8, (DI)
 
 r3_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_5x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_5x1(SB), NOSPLIT, $0-96
+TEXT ·gemmAVX2_5x1(SB), NOSPLIT, $0-112
+	MOVQ a+8(FP), AX
+	MOVQ c+48(FP), CX
+	MOVQ panels+80(FP), DX
+
+panel:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
-	MOVQ   rsA+16(FP), AX
-	SHLQ   $0x02, AX
-	MOVQ   ksA+24(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   a+8(FP), DX
-	LEAQ   (AX)(AX*2), BX
-	LEAQ   (DX)(BX*1), BX
-	MOVQ   b+32(FP), SI
-	MOVQ   ksB+40(FP), DI
-	SHLQ   $0x02, DI
-	MOVQ   k+0(FP), R8
-	TESTQ  R8, R8
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
 	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y5
-	VBROADCASTSS (DX), Y6
+	VMOVUPS      (R9), Y5
+	VBROADCASTSS (DI), Y6
 	VFMADD231PS  Y6, Y5, Y0
-	VBROADCASTSS (DX)(AX*1), Y6
+	VBROADCASTSS (DI)(BX*1), Y6
 	VFMADD231PS  Y6, Y5, Y1
-	VBROADCASTSS (DX)(AX*2), Y6
+	VBROADCASTSS (DI)(BX*2), Y6
 	VFMADD231PS  Y6, Y5, Y2
-	VBROADCASTSS (BX), Y6
+	VBROADCASTSS (R8), Y6
 	VFMADD231PS  Y6, Y5, Y3
-	VBROADCASTSS (BX)(AX*1), Y6
+	VBROADCASTSS (R8)(BX*1), Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y5
 	VMULPS       Y5, Y0, Y0
 	VMULPS       Y5, Y1, Y1
 	VMULPS       Y5, Y2, Y2
 	VMULPS       Y5, Y3, Y3
 	VMULPS       Y5, Y4, Y4
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y5
-	VFMADD231PS  (AX), Y5, Y0
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y5, Y1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y5, Y2
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y5, Y3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y5, Y4
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VFMADD231PS  (BX), Y5, Y0
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y5, Y1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y5, Y2
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y5, Y3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y5, Y4
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Y0, (AX)
+	VMOVUPS Y0, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y2, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y3, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y4, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Y1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y3, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_5x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_5x1_edge(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_5x1_edge(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y6
-	VBROADCASTSS (DX), Y7
+	VMOVUPS      (R9), Y6
+	VBROADCASTSS (DI), Y7
 	VFMADD231PS  Y7, Y6, Y1
-	VBROADCASTSS (DX)(AX*1), Y7
+	VBROADCASTSS (DI)(BX*1), Y7
 	VFMADD231PS  Y7, Y6, Y2
-	VBROADCASTSS (DX)(AX*2), Y7
+	VBROADCASTSS (DI)(BX*2), Y7
 	VFMADD231PS  Y7, Y6, Y3
-	VBROADCASTSS (BX), Y7
+	VBROADCASTSS (R8), Y7
 	VFMADD231PS  Y7, Y6, Y4
-	VBROADCASTSS (BX)(AX*1), Y7
+	VBROADCASTSS (R8)(BX*1), Y7
 	VFMADD231PS  Y7, Y6, Y5
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y6
 	VMULPS       Y6, Y1, Y1
 	VMULPS       Y6, Y2, Y2
 	VMULPS       Y6, Y3, Y3
 	VMULPS       Y6, Y4, Y4
 	VMULPS       Y6, Y5, Y5
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y6
-	VMASKMOVPS   (AX), Y0, Y7
+	VMASKMOVPS   (BX), Y0, Y7
 	VFMADD231PS  Y7, Y6, Y1
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y7
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y7
 	VFMADD231PS  Y7, Y6, Y2
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y7
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y7
 	VFMADD231PS  Y7, Y6, Y3
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y7
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y7
 	VFMADD231PS  Y7, Y6, Y4
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y0
-	VFMADD231PS  Y0, Y6, Y5
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y7
+	VFMADD231PS  Y7, Y6, Y5
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X1, (BX)
+	VMOVUPS      X1, (DI)
 	VEXTRACTF128 $0x01, Y1, X1
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X1, (BX)
+	VMOVSD   X1, (DI)
 	VMOVHLPS X1, X1, X1
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X1, (BX)
+	VMOVSS X1, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r2_two
-	VMOVUPS      X3, (BX)
+	VMOVUPS      X3, (DI)
 	VEXTRACTF128 $0x01, Y3, X3
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r2_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r2_one
-	VMOVSD   X3, (BX)
+	VMOVSD   X3, (DI)
 	VMOVHLPS X3, X3, X3
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r2_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r2_done
-	VMOVSS X3, (BX)
+	VMOVSS X3, (DI)
 
 r2_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r3_two
-	VMOVUPS      X4, (BX)
+	VMOVUPS      X4, (DI)
 	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r3_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r3_one
-	VMOVSD   X4, (BX)
+	VMOVSD   X4, (DI)
 	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r3_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r3_done
-	VMOVSS X4, (BX)
+	VMOVSS X4, (DI)
 
 r3_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
 	CMPQ         CX, $0x04
 	JL           r4_two
-	VMOVUPS      X5, (AX)
+	VMOVUPS      X5, (DI)
 	VEXTRACTF128 $0x01, Y5, X5
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r4_two:
 	CMPQ     CX, $0x02
 	JL       r4_one
-	VMOVSD   X5, (AX)
+	VMOVSD   X5, (DI)
 	VMOVHLPS X5, X5, X5
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r4_one:
 	TESTQ  CX, CX
 	JE     r4_done
-	VMOVSS X5, (AX)
+	VMOVSS X5, (DI)
 
 r4_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_5x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_5x1_edgemask(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_5x1_edgemask(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMASKMOVPS   (SI), Y0, Y6
-	VBROADCASTSS (DX), Y7
+	VMASKMOVPS   (R9), Y0, Y6
+	VBROADCASTSS (DI), Y7
 	VFMADD231PS  Y7, Y6, Y1
-	VBROADCASTSS (DX)(AX*1), Y7
+	VBROADCASTSS (DI)(BX*1), Y7
 	VFMADD231PS  Y7, Y6, Y2
-	VBROADCASTSS (DX)(AX*2), Y7
+	VBROADCASTSS (DI)(BX*2), Y7
 	VFMADD231PS  Y7, Y6, Y3
-	VBROADCASTSS (BX), Y7
+	VBROADCASTSS (R8), Y7
 	VFMADD231PS  Y7, Y6, Y4
-	VBROADCASTSS (BX)(AX*1), Y7
+	VBROADCASTSS (R8)(BX*1), Y7
 	VFMADD231PS  Y7, Y6, Y5
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y6
 	VMULPS       Y6, Y1, Y1
 	VMULPS       Y6, Y2, Y2
 	VMULPS       Y6, Y3, Y3
 	VMULPS       Y6, Y4, Y4
 	VMULPS       Y6, Y5, Y5
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y6
-	VMASKMOVPS   (AX), Y0, Y7
+	VMASKMOVPS   (BX), Y0, Y7
 	VFMADD231PS  Y7, Y6, Y1
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y7
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y7
 	VFMADD231PS  Y7, Y6, Y2
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y7
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y7
 	VFMADD231PS  Y7, Y6, Y3
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y7
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y7
 	VFMADD231PS  Y7, Y6, Y4
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y0
-	VFMADD231PS  Y0, Y6, Y5
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y7
+	VFMADD231PS  Y7, Y6, Y5
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X1, (BX)
+	VMOVUPS      X1, (DI)
 	VEXTRACTF128 $0x01, Y1, X1
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X1, (BX)
+	VMOVSD   X1, (DI)
 	VMOVHLPS X1, X1, X1
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X1, (BX)
+	VMOVSS X1, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r2_two
-	VMOVUPS      X3, (BX)
+	VMOVUPS      X3, (DI)
 	VEXTRACTF128 $0x01, Y3, X3
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r2_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r2_one
-	VMOVSD   X3, (BX)
+	VMOVSD   X3, (DI)
 	VMOVHLPS X3, X3, X3
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r2_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r2_done
-	VMOVSS X3, (BX)
+	VMOVSS X3, (DI)
 
 r2_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r3_two
-	VMOVUPS      X4, (BX)
+	VMOVUPS      X4, (DI)
 	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r3_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r3_one
-	VMOVSD   X4, (BX)
+	VMOVSD   X4, (DI)
 	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r3_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r3_done
-	VMOVSS X4, (BX)
+	VMOVSS X4, (DI)
 
 r3_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
 	CMPQ         CX, $0x04
 	JL           r4_two
-	VMOVUPS      X5, (AX)
+	VMOVUPS      X5, (DI)
 	VEXTRACTF128 $0x01, Y5, X5
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r4_two:
 	CMPQ     CX, $0x02
 	JL       r4_one
-	VMOVSD   X5, (AX)
+	VMOVSD   X5, (DI)
 	VMOVHLPS X5, X5, X5
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r4_one:
 	TESTQ  CX, CX
 	JE     r4_done
-	VMOVSS X5, (AX)
+	VMOVSS X5, (DI)
 
 r4_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_5x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_5x2(SB), NOSPLIT, $0-96
+TEXT ·gemmAVX2_5x2(SB), NOSPLIT, $0-112
+	MOVQ a+8(FP), AX
+	MOVQ c+48(FP), CX
+	MOVQ panels+80(FP), DX
+
+panel:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -5630,48 +6488,48 @@ TEXT ·gemmAVX2_5x2(SB), NOSPLIT, $0-96
 	VXORPS Y7, Y7, Y7
 	VXORPS Y8, Y8, Y8
 	VXORPS Y9, Y9, Y9
-	MOVQ   rsA+16(FP), AX
-	SHLQ   $0x02, AX
-	MOVQ   ksA+24(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   a+8(FP), DX
-	LEAQ   (AX)(AX*2), BX
-	LEAQ   (DX)(BX*1), BX
-	MOVQ   b+32(FP), SI
-	MOVQ   ksB+40(FP), DI
-	SHLQ   $0x02, DI
-	MOVQ   k+0(FP), R8
-	TESTQ  R8, R8
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
 	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y10
-	VMOVUPS      32(SI), Y11
-	VBROADCASTSS (DX), Y12
+	VMOVUPS      (R9), Y10
+	VMOVUPS      32(R9), Y11
+	VBROADCASTSS (DI), Y12
 	VFMADD231PS  Y12, Y10, Y0
 	VFMADD231PS  Y12, Y11, Y1
-	VBROADCASTSS (DX)(AX*1), Y12
+	VBROADCASTSS (DI)(BX*1), Y12
 	VFMADD231PS  Y12, Y10, Y2
 	VFMADD231PS  Y12, Y11, Y3
-	VBROADCASTSS (DX)(AX*2), Y12
+	VBROADCASTSS (DI)(BX*2), Y12
 	VFMADD231PS  Y12, Y10, Y4
 	VFMADD231PS  Y12, Y11, Y5
-	VBROADCASTSS (BX), Y12
+	VBROADCASTSS (R8), Y12
 	VFMADD231PS  Y12, Y10, Y6
 	VFMADD231PS  Y12, Y11, Y7
-	VBROADCASTSS (BX)(AX*1), Y12
+	VBROADCASTSS (R8)(BX*1), Y12
 	VFMADD231PS  Y12, Y10, Y8
 	VFMADD231PS  Y12, Y11, Y9
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y10
 	VMULPS       Y10, Y0, Y0
 	VMULPS       Y10, Y1, Y1
@@ -5683,102 +6541,119 @@ epilogue:
 	VMULPS       Y10, Y7, Y7
 	VMULPS       Y10, Y8, Y8
 	VMULPS       Y10, Y9, Y9
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y10
-	VFMADD231PS  (AX), Y10, Y0
-	VFMADD231PS  32(AX), Y10, Y1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y10, Y2
-	VFMADD231PS  32(AX), Y10, Y3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y10, Y4
-	VFMADD231PS  32(AX), Y10, Y5
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y10, Y6
-	VFMADD231PS  32(AX), Y10, Y7
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y10, Y8
-	VFMADD231PS  32(AX), Y10, Y9
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VFMADD231PS  (BX), Y10, Y0
+	VFMADD231PS  32(BX), Y10, Y1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y10, Y2
+	VFMADD231PS  32(BX), Y10, Y3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y10, Y4
+	VFMADD231PS  32(BX), Y10, Y5
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y10, Y6
+	VFMADD231PS  32(BX), Y10, Y7
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y10, Y8
+	VFMADD231PS  32(BX), Y10, Y9
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y2, (BX)
+	VMOVUPS Y3, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y4, (BX)
+	VMOVUPS Y5, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y6, (BX)
+	VMOVUPS Y7, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y8, (BX)
+	VMOVUPS Y9, 32(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y8, (AX)
-	VMOVUPS Y9, 32(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_5x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_5x2_edge(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_5x2_edge(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
-	VXORPS  Y8, Y8, Y8
-	VXORPS  Y9, Y9, Y9
-	VXORPS  Y10, Y10, Y10
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y11
-	VMOVUPS      32(SI), Y12
-	VBROADCASTSS (DX), Y13
+	VMOVUPS      (R9), Y11
+	VMOVUPS      32(R9), Y12
+	VBROADCASTSS (DI), Y13
 	VFMADD231PS  Y13, Y11, Y1
 	VFMADD231PS  Y13, Y12, Y2
-	VBROADCASTSS (DX)(AX*1), Y13
+	VBROADCASTSS (DI)(BX*1), Y13
 	VFMADD231PS  Y13, Y11, Y3
 	VFMADD231PS  Y13, Y12, Y4
-	VBROADCASTSS (DX)(AX*2), Y13
+	VBROADCASTSS (DI)(BX*2), Y13
 	VFMADD231PS  Y13, Y11, Y5
 	VFMADD231PS  Y13, Y12, Y6
-	VBROADCASTSS (BX), Y13
+	VBROADCASTSS (R8), Y13
 	VFMADD231PS  Y13, Y11, Y7
 	VFMADD231PS  Y13, Y12, Y8
-	VBROADCASTSS (BX)(AX*1), Y13
+	VBROADCASTSS (R8)(BX*1), Y13
 	VFMADD231PS  Y13, Y11, Y9
 	VFMADD231PS  Y13, Y12, Y10
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y11
 	VMULPS       Y11, Y1, Y1
 	VMULPS       Y11, Y2, Y2
@@ -5790,218 +6665,234 @@ epilogue:
 	VMULPS       Y11, Y8, Y8
 	VMULPS       Y11, Y9, Y9
 	VMULPS       Y11, Y10, Y10
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y11
-	VFMADD231PS  (AX), Y11, Y1
-	VMASKMOVPS   32(AX), Y0, Y12
+	VFMADD231PS  (BX), Y11, Y1
+	VMASKMOVPS   32(BX), Y0, Y12
 	VFMADD231PS  Y12, Y11, Y2
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y11, Y3
-	VMASKMOVPS   32(AX), Y0, Y12
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y11, Y3
+	VMASKMOVPS   32(BX), Y0, Y12
 	VFMADD231PS  Y12, Y11, Y4
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y11, Y5
-	VMASKMOVPS   32(AX), Y0, Y12
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y11, Y5
+	VMASKMOVPS   32(BX), Y0, Y12
 	VFMADD231PS  Y12, Y11, Y6
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y11, Y7
-	VMASKMOVPS   32(AX), Y0, Y12
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y11, Y7
+	VMASKMOVPS   32(BX), Y0, Y12
 	VFMADD231PS  Y12, Y11, Y8
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y11, Y9
-	VMASKMOVPS   32(AX), Y0, Y0
-	VFMADD231PS  Y0, Y11, Y10
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y11, Y9
+	VMASKMOVPS   32(BX), Y0, Y12
+	VFMADD231PS  Y12, Y11, Y10
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	VMOVUPS      Y1, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	VMOVUPS      Y1, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y3, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y3, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X4, (BX)
+	VMOVUPS      X4, (DI)
 	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X4, (BX)
+	VMOVSD   X4, (DI)
 	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X4, (BX)
+	VMOVSS X4, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y5, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y5, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r2_two
-	VMOVUPS      X6, (BX)
+	VMOVUPS      X6, (DI)
 	VEXTRACTF128 $0x01, Y6, X6
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r2_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r2_one
-	VMOVSD   X6, (BX)
+	VMOVSD   X6, (DI)
 	VMOVHLPS X6, X6, X6
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r2_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r2_done
-	VMOVSS X6, (BX)
+	VMOVSS X6, (DI)
 
 r2_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y7, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y7, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r3_two
-	VMOVUPS      X8, (BX)
+	VMOVUPS      X8, (DI)
 	VEXTRACTF128 $0x01, Y8, X8
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r3_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r3_one
-	VMOVSD   X8, (BX)
+	VMOVSD   X8, (DI)
 	VMOVHLPS X8, X8, X8
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r3_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r3_done
-	VMOVSS X8, (BX)
+	VMOVSS X8, (DI)
 
 r3_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y9, (AX)
-	LEAQ         32(AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	VMOVUPS      Y9, (BX)
+	LEAQ         32(BX), DI
 	CMPQ         CX, $0x04
 	JL           r4_two
-	VMOVUPS      X10, (AX)
+	VMOVUPS      X10, (DI)
 	VEXTRACTF128 $0x01, Y10, X10
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r4_two:
 	CMPQ     CX, $0x02
 	JL       r4_one
-	VMOVSD   X10, (AX)
+	VMOVSD   X10, (DI)
 	VMOVHLPS X10, X10, X10
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r4_one:
 	TESTQ  CX, CX
 	JE     r4_done
-	VMOVSS X10, (AX)
+	VMOVSS X10, (DI)
 
 r4_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_5x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_5x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_5x2_edgemask(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_5x2_edgemask(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
-	VXORPS  Y8, Y8, Y8
-	VXORPS  Y9, Y9, Y9
-	VXORPS  Y10, Y10, Y10
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y11
-	VMASKMOVPS   32(SI), Y0, Y12
-	VBROADCASTSS (DX), Y13
+	VMOVUPS      (R9), Y11
+	VMASKMOVPS   32(R9), Y0, Y12
+	VBROADCASTSS (DI), Y13
 	VFMADD231PS  Y13, Y11, Y1
 	VFMADD231PS  Y13, Y12, Y2
-	VBROADCASTSS (DX)(AX*1), Y13
+	VBROADCASTSS (DI)(BX*1), Y13
 	VFMADD231PS  Y13, Y11, Y3
 	VFMADD231PS  Y13, Y12, Y4
-	VBROADCASTSS (DX)(AX*2), Y13
+	VBROADCASTSS (DI)(BX*2), Y13
 	VFMADD231PS  Y13, Y11, Y5
 	VFMADD231PS  Y13, Y12, Y6
-	VBROADCASTSS (BX), Y13
+	VBROADCASTSS (R8), Y13
 	VFMADD231PS  Y13, Y11, Y7
 	VFMADD231PS  Y13, Y12, Y8
-	VBROADCASTSS (BX)(AX*1), Y13
+	VBROADCASTSS (R8)(BX*1), Y13
 	VFMADD231PS  Y13, Y11, Y9
 	VFMADD231PS  Y13, Y12, Y10
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y11
 	VMULPS       Y11, Y1, Y1
 	VMULPS       Y11, Y2, Y2
@@ -6013,208 +6904,224 @@ epilogue:
 	VMULPS       Y11, Y8, Y8
 	VMULPS       Y11, Y9, Y9
 	VMULPS       Y11, Y10, Y10
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y11
-	VFMADD231PS  (AX), Y11, Y1
-	VMASKMOVPS   32(AX), Y0, Y12
+	VFMADD231PS  (BX), Y11, Y1
+	VMASKMOVPS   32(BX), Y0, Y12
 	VFMADD231PS  Y12, Y11, Y2
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y11, Y3
-	VMASKMOVPS   32(AX), Y0, Y12
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y11, Y3
+	VMASKMOVPS   32(BX), Y0, Y12
 	VFMADD231PS  Y12, Y11, Y4
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y11, Y5
-	VMASKMOVPS   32(AX), Y0, Y12
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y11, Y5
+	VMASKMOVPS   32(BX), Y0, Y12
 	VFMADD231PS  Y12, Y11, Y6
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y11, Y7
-	VMASKMOVPS   32(AX), Y0, Y12
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y11, Y7
+	VMASKMOVPS   32(BX), Y0, Y12
 	VFMADD231PS  Y12, Y11, Y8
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y11, Y9
-	VMASKMOVPS   32(AX), Y0, Y0
-	VFMADD231PS  Y0, Y11, Y10
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y11, Y9
+	VMASKMOVPS   32(BX), Y0, Y12
+	VFMADD231PS  Y12, Y11, Y10
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	VMOVUPS      Y1, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	VMOVUPS      Y1, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y3, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y3, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X4, (BX)
+	VMOVUPS      X4, (DI)
 	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X4, (BX)
+	VMOVSD   X4, (DI)
 	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X4, (BX)
+	VMOVSS X4, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y5, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y5, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r2_two
-	VMOVUPS      X6, (BX)
+	VMOVUPS      X6, (DI)
 	VEXTRACTF128 $0x01, Y6, X6
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r2_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r2_one
-	VMOVSD   X6, (BX)
+	VMOVSD   X6, (DI)
 	VMOVHLPS X6, X6, X6
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r2_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r2_done
-	VMOVSS X6, (BX)
+	VMOVSS X6, (DI)
 
 r2_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y7, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y7, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r3_two
-	VMOVUPS      X8, (BX)
+	VMOVUPS      X8, (DI)
 	VEXTRACTF128 $0x01, Y8, X8
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r3_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r3_one
-	VMOVSD   X8, (BX)
+	VMOVSD   X8, (DI)
 	VMOVHLPS X8, X8, X8
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r3_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r3_done
-	VMOVSS X8, (BX)
+	VMOVSS X8, (DI)
 
 r3_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y9, (AX)
-	LEAQ         32(AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	VMOVUPS      Y9, (BX)
+	LEAQ         32(BX), DI
 	CMPQ         CX, $0x04
 	JL           r4_two
-	VMOVUPS      X10, (AX)
+	VMOVUPS      X10, (DI)
 	VEXTRACTF128 $0x01, Y10, X10
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r4_two:
 	CMPQ     CX, $0x02
 	JL       r4_one
-	VMOVSD   X10, (AX)
+	VMOVSD   X10, (DI)
 	VMOVHLPS X10, X10, X10
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r4_one:
 	TESTQ  CX, CX
 	JE     r4_done
-	VMOVSS X10, (AX)
+	VMOVSS X10, (DI)
 
 r4_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_6x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_6x1(SB), NOSPLIT, $0-96
+TEXT ·gemmAVX2_6x1(SB), NOSPLIT, $0-112
+	MOVQ a+8(FP), AX
+	MOVQ c+48(FP), CX
+	MOVQ panels+80(FP), DX
+
+panel:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
-	MOVQ   rsA+16(FP), AX
-	SHLQ   $0x02, AX
-	MOVQ   ksA+24(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   a+8(FP), DX
-	LEAQ   (AX)(AX*2), BX
-	LEAQ   (DX)(BX*1), BX
-	MOVQ   b+32(FP), SI
-	MOVQ   ksB+40(FP), DI
-	SHLQ   $0x02, DI
-	MOVQ   k+0(FP), R8
-	TESTQ  R8, R8
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
 	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y6
-	VBROADCASTSS (DX), Y7
+	VMOVUPS      (R9), Y6
+	VBROADCASTSS (DI), Y7
 	VFMADD231PS  Y7, Y6, Y0
-	VBROADCASTSS (DX)(AX*1), Y7
+	VBROADCASTSS (DI)(BX*1), Y7
 	VFMADD231PS  Y7, Y6, Y1
-	VBROADCASTSS (DX)(AX*2), Y7
+	VBROADCASTSS (DI)(BX*2), Y7
 	VFMADD231PS  Y7, Y6, Y2
-	VBROADCASTSS (BX), Y7
+	VBROADCASTSS (R8), Y7
 	VFMADD231PS  Y7, Y6, Y3
-	VBROADCASTSS (BX)(AX*1), Y7
+	VBROADCASTSS (R8)(BX*1), Y7
 	VFMADD231PS  Y7, Y6, Y4
-	VBROADCASTSS (BX)(AX*2), Y7
+	VBROADCASTSS (R8)(BX*2), Y7
 	VFMADD231PS  Y7, Y6, Y5
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y6
 	VMULPS       Y6, Y0, Y0
 	VMULPS       Y6, Y1, Y1
@@ -6222,88 +7129,105 @@ epilogue:
 	VMULPS       Y6, Y3, Y3
 	VMULPS       Y6, Y4, Y4
 	VMULPS       Y6, Y5, Y5
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y6
-	VFMADD231PS  (AX), Y6, Y0
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y6, Y1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y6, Y2
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y6, Y3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y6, Y4
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y6, Y5
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VFMADD231PS  (BX), Y6, Y0
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y6, Y1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y6, Y2
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y6, Y3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y6, Y4
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y6, Y5
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Y0, (AX)
+	VMOVUPS Y0, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y1, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y2, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y3, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y4, (BX)
+	ADDQ    SI, BX
+	VMOVUPS Y5, (BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Y1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y3, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y5, (AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_6x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_6x1_edge(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_6x1_edge(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y7
-	VBROADCASTSS (DX), Y8
+	VMOVUPS      (R9), Y7
+	VBROADCASTSS (DI), Y8
 	VFMADD231PS  Y8, Y7, Y1
-	VBROADCASTSS (DX)(AX*1), Y8
+	VBROADCASTSS (DI)(BX*1), Y8
 	VFMADD231PS  Y8, Y7, Y2
-	VBROADCASTSS (DX)(AX*2), Y8
+	VBROADCASTSS (DI)(BX*2), Y8
 	VFMADD231PS  Y8, Y7, Y3
-	VBROADCASTSS (BX), Y8
+	VBROADCASTSS (R8), Y8
 	VFMADD231PS  Y8, Y7, Y4
-	VBROADCASTSS (BX)(AX*1), Y8
+	VBROADCASTSS (R8)(BX*1), Y8
 	VFMADD231PS  Y8, Y7, Y5
-	VBROADCASTSS (BX)(AX*2), Y8
+	VBROADCASTSS (R8)(BX*2), Y8
 	VFMADD231PS  Y8, Y7, Y6
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y7
 	VMULPS       Y7, Y1, Y1
 	VMULPS       Y7, Y2, Y2
@@ -6311,227 +7235,243 @@ epilogue:
 	VMULPS       Y7, Y4, Y4
 	VMULPS       Y7, Y5, Y5
 	VMULPS       Y7, Y6, Y6
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y7
-	VMASKMOVPS   (AX), Y0, Y8
+	VMASKMOVPS   (BX), Y0, Y8
 	VFMADD231PS  Y8, Y7, Y1
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y8
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y8
 	VFMADD231PS  Y8, Y7, Y2
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y8
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y8
 	VFMADD231PS  Y8, Y7, Y3
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y8
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y8
 	VFMADD231PS  Y8, Y7, Y4
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y8
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y8
 	VFMADD231PS  Y8, Y7, Y5
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y0
-	VFMADD231PS  Y0, Y7, Y6
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X1, (BX)
+	VMOVUPS      X1, (DI)
 	VEXTRACTF128 $0x01, Y1, X1
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X1, (BX)
+	VMOVSD   X1, (DI)
 	VMOVHLPS X1, X1, X1
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X1, (BX)
+	VMOVSS X1, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r2_two
-	VMOVUPS      X3, (BX)
+	VMOVUPS      X3, (DI)
 	VEXTRACTF128 $0x01, Y3, X3
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r2_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r2_one
-	VMOVSD   X3, (BX)
+	VMOVSD   X3, (DI)
 	VMOVHLPS X3, X3, X3
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r2_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r2_done
-	VMOVSS X3, (BX)
+	VMOVSS X3, (DI)
 
 r2_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r3_two
-	VMOVUPS      X4, (BX)
+	VMOVUPS      X4, (DI)
 	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r3_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r3_one
-	VMOVSD   X4, (BX)
+	VMOVSD   X4, (DI)
 	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r3_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r3_done
-	VMOVSS X4, (BX)
+	VMOVSS X4, (DI)
 
 r3_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r4_two
-	VMOVUPS      X5, (BX)
+	VMOVUPS      X5, (DI)
 	VEXTRACTF128 $0x01, Y5, X5
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r4_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r4_one
-	VMOVSD   X5, (BX)
+	VMOVSD   X5, (DI)
 	VMOVHLPS X5, X5, X5
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r4_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r4_done
-	VMOVSS X5, (BX)
+	VMOVSS X5, (DI)
 
 r4_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
 	CMPQ         CX, $0x04
 	JL           r5_two
-	VMOVUPS      X6, (AX)
+	VMOVUPS      X6, (DI)
 	VEXTRACTF128 $0x01, Y6, X6
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r5_two:
 	CMPQ     CX, $0x02
 	JL       r5_one
-	VMOVSD   X6, (AX)
+	VMOVSD   X6, (DI)
 	VMOVHLPS X6, X6, X6
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r5_one:
 	TESTQ  CX, CX
 	JE     r5_done
-	VMOVSS X6, (AX)
+	VMOVSS X6, (DI)
 
 r5_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_6x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_6x1_edgemask(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_6x1_edgemask(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMASKMOVPS   (SI), Y0, Y7
-	VBROADCASTSS (DX), Y8
+	VMASKMOVPS   (R9), Y0, Y7
+	VBROADCASTSS (DI), Y8
 	VFMADD231PS  Y8, Y7, Y1
-	VBROADCASTSS (DX)(AX*1), Y8
+	VBROADCASTSS (DI)(BX*1), Y8
 	VFMADD231PS  Y8, Y7, Y2
-	VBROADCASTSS (DX)(AX*2), Y8
+	VBROADCASTSS (DI)(BX*2), Y8
 	VFMADD231PS  Y8, Y7, Y3
-	VBROADCASTSS (BX), Y8
+	VBROADCASTSS (R8), Y8
 	VFMADD231PS  Y8, Y7, Y4
-	VBROADCASTSS (BX)(AX*1), Y8
+	VBROADCASTSS (R8)(BX*1), Y8
 	VFMADD231PS  Y8, Y7, Y5
-	VBROADCASTSS (BX)(AX*2), Y8
+	VBROADCASTSS (R8)(BX*2), Y8
 	VFMADD231PS  Y8, Y7, Y6
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y7
 	VMULPS       Y7, Y1, Y1
 	VMULPS       Y7, Y2, Y2
@@ -6539,181 +7479,197 @@ epilogue:
 	VMULPS       Y7, Y4, Y4
 	VMULPS       Y7, Y5, Y5
 	VMULPS       Y7, Y6, Y6
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y7
-	VMASKMOVPS   (AX), Y0, Y8
+	VMASKMOVPS   (BX), Y0, Y8
 	VFMADD231PS  Y8, Y7, Y1
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y8
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y8
 	VFMADD231PS  Y8, Y7, Y2
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y8
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y8
 	VFMADD231PS  Y8, Y7, Y3
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y8
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y8
 	VFMADD231PS  Y8, Y7, Y4
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y8
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y8
 	VFMADD231PS  Y8, Y7, Y5
-	ADDQ         CX, AX
-	VMASKMOVPS   (AX), Y0, Y0
-	VFMADD231PS  Y0, Y7, Y6
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VMASKMOVPS   (BX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X1, (BX)
+	VMOVUPS      X1, (DI)
 	VEXTRACTF128 $0x01, Y1, X1
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X1, (BX)
+	VMOVSD   X1, (DI)
 	VMOVHLPS X1, X1, X1
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X1, (BX)
+	VMOVSS X1, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r2_two
-	VMOVUPS      X3, (BX)
+	VMOVUPS      X3, (DI)
 	VEXTRACTF128 $0x01, Y3, X3
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r2_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r2_one
-	VMOVSD   X3, (BX)
+	VMOVSD   X3, (DI)
 	VMOVHLPS X3, X3, X3
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r2_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r2_done
-	VMOVSS X3, (BX)
+	VMOVSS X3, (DI)
 
 r2_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r3_two
-	VMOVUPS      X4, (BX)
+	VMOVUPS      X4, (DI)
 	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r3_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r3_one
-	VMOVSD   X4, (BX)
+	VMOVSD   X4, (DI)
 	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r3_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r3_done
-	VMOVSS X4, (BX)
+	VMOVSS X4, (DI)
 
 r3_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r4_two
-	VMOVUPS      X5, (BX)
+	VMOVUPS      X5, (DI)
 	VEXTRACTF128 $0x01, Y5, X5
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r4_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r4_one
-	VMOVSD   X5, (BX)
+	VMOVSD   X5, (DI)
 	VMOVHLPS X5, X5, X5
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r4_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r4_done
-	VMOVSS X5, (BX)
+	VMOVSS X5, (DI)
 
 r4_done:
-	ADDQ         CX, AX
-	LEAQ         (AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	LEAQ         (BX), DI
 	CMPQ         CX, $0x04
 	JL           r5_two
-	VMOVUPS      X6, (AX)
+	VMOVUPS      X6, (DI)
 	VEXTRACTF128 $0x01, Y6, X6
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r5_two:
 	CMPQ     CX, $0x02
 	JL       r5_one
-	VMOVSD   X6, (AX)
+	VMOVSD   X6, (DI)
 	VMOVHLPS X6, X6, X6
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r5_one:
 	TESTQ  CX, CX
 	JE     r5_done
-	VMOVSS X6, (AX)
+	VMOVSS X6, (DI)
 
 r5_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_6x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_6x2(SB), NOSPLIT, $0-96
+TEXT ·gemmAVX2_6x2(SB), NOSPLIT, $0-112
+	MOVQ a+8(FP), AX
+	MOVQ c+48(FP), CX
+	MOVQ panels+80(FP), DX
+
+panel:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -6726,51 +7682,51 @@ TEXT ·gemmAVX2_6x2(SB), NOSPLIT, $0-96
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
-	MOVQ   rsA+16(FP), AX
-	SHLQ   $0x02, AX
-	MOVQ   ksA+24(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   a+8(FP), DX
-	LEAQ   (AX)(AX*2), BX
-	LEAQ   (DX)(BX*1), BX
-	MOVQ   b+32(FP), SI
-	MOVQ   ksB+40(FP), DI
-	SHLQ   $0x02, DI
-	MOVQ   k+0(FP), R8
-	TESTQ  R8, R8
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
 	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y12
-	VMOVUPS      32(SI), Y13
-	VBROADCASTSS (DX), Y14
+	VMOVUPS      (R9), Y12
+	VMOVUPS      32(R9), Y13
+	VBROADCASTSS (DI), Y14
 	VFMADD231PS  Y14, Y12, Y0
 	VFMADD231PS  Y14, Y13, Y1
-	VBROADCASTSS (DX)(AX*1), Y14
+	VBROADCASTSS (DI)(BX*1), Y14
 	VFMADD231PS  Y14, Y12, Y2
 	VFMADD231PS  Y14, Y13, Y3
-	VBROADCASTSS (DX)(AX*2), Y14
+	VBROADCASTSS (DI)(BX*2), Y14
 	VFMADD231PS  Y14, Y12, Y4
 	VFMADD231PS  Y14, Y13, Y5
-	VBROADCASTSS (BX), Y14
+	VBROADCASTSS (R8), Y14
 	VFMADD231PS  Y14, Y12, Y6
 	VFMADD231PS  Y14, Y13, Y7
-	VBROADCASTSS (BX)(AX*1), Y14
+	VBROADCASTSS (R8)(BX*1), Y14
 	VFMADD231PS  Y14, Y12, Y8
 	VFMADD231PS  Y14, Y13, Y9
-	VBROADCASTSS (BX)(AX*2), Y14
+	VBROADCASTSS (R8)(BX*2), Y14
 	VFMADD231PS  Y14, Y12, Y10
 	VFMADD231PS  Y14, Y13, Y11
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y12
 	VMULPS       Y12, Y0, Y0
 	VMULPS       Y12, Y1, Y1
@@ -6784,113 +7740,130 @@ epilogue:
 	VMULPS       Y12, Y9, Y9
 	VMULPS       Y12, Y10, Y10
 	VMULPS       Y12, Y11, Y11
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y12
-	VFMADD231PS  (AX), Y12, Y0
-	VFMADD231PS  32(AX), Y12, Y1
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y2
-	VFMADD231PS  32(AX), Y12, Y3
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y4
-	VFMADD231PS  32(AX), Y12, Y5
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y6
-	VFMADD231PS  32(AX), Y12, Y7
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y8
-	VFMADD231PS  32(AX), Y12, Y9
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y12, Y10
-	VFMADD231PS  32(AX), Y12, Y11
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	VFMADD231PS  (BX), Y12, Y0
+	VFMADD231PS  32(BX), Y12, Y1
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y2
+	VFMADD231PS  32(BX), Y12, Y3
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y4
+	VFMADD231PS  32(BX), Y12, Y5
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y6
+	VFMADD231PS  32(BX), Y12, Y7
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y8
+	VFMADD231PS  32(BX), Y12, Y9
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y12, Y10
+	VFMADD231PS  32(BX), Y12, Y11
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y2, (BX)
+	VMOVUPS Y3, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y4, (BX)
+	VMOVUPS Y5, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y6, (BX)
+	VMOVUPS Y7, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y8, (BX)
+	VMOVUPS Y9, 32(BX)
+	ADDQ    SI, BX
+	VMOVUPS Y10, (BX)
+	VMOVUPS Y11, 32(BX)
+	ADDQ    SI, BX
+	MOVQ    aStep+88(FP), CX
+	SHLQ    $0x02, CX
 	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y8, (AX)
-	VMOVUPS Y9, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y10, (AX)
-	VMOVUPS Y11, 32(AX)
+	MOVQ    BX, CX
+	DECQ    DX
+	JNE     panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_6x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_6x2_edge(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_6x2_edge(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
-	VXORPS  Y8, Y8, Y8
-	VXORPS  Y9, Y9, Y9
-	VXORPS  Y10, Y10, Y10
-	VXORPS  Y11, Y11, Y11
-	VXORPS  Y12, Y12, Y12
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y13
-	VMOVUPS      32(SI), Y14
-	VBROADCASTSS (DX), Y15
+	VMOVUPS      (R9), Y13
+	VMOVUPS      32(R9), Y14
+	VBROADCASTSS (DI), Y15
 	VFMADD231PS  Y15, Y13, Y1
 	VFMADD231PS  Y15, Y14, Y2
-	VBROADCASTSS (DX)(AX*1), Y15
+	VBROADCASTSS (DI)(BX*1), Y15
 	VFMADD231PS  Y15, Y13, Y3
 	VFMADD231PS  Y15, Y14, Y4
-	VBROADCASTSS (DX)(AX*2), Y15
+	VBROADCASTSS (DI)(BX*2), Y15
 	VFMADD231PS  Y15, Y13, Y5
 	VFMADD231PS  Y15, Y14, Y6
-	VBROADCASTSS (BX), Y15
+	VBROADCASTSS (R8), Y15
 	VFMADD231PS  Y15, Y13, Y7
 	VFMADD231PS  Y15, Y14, Y8
-	VBROADCASTSS (BX)(AX*1), Y15
+	VBROADCASTSS (R8)(BX*1), Y15
 	VFMADD231PS  Y15, Y13, Y9
 	VFMADD231PS  Y15, Y14, Y10
-	VBROADCASTSS (BX)(AX*2), Y15
+	VBROADCASTSS (R8)(BX*2), Y15
 	VFMADD231PS  Y15, Y13, Y11
 	VFMADD231PS  Y15, Y14, Y12
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y13
 	VMULPS       Y13, Y1, Y1
 	VMULPS       Y13, Y2, Y2
@@ -6904,252 +7877,268 @@ epilogue:
 	VMULPS       Y13, Y10, Y10
 	VMULPS       Y13, Y11, Y11
 	VMULPS       Y13, Y12, Y12
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y13
-	VFMADD231PS  (AX), Y13, Y1
-	VMASKMOVPS   32(AX), Y0, Y14
+	VFMADD231PS  (BX), Y13, Y1
+	VMASKMOVPS   32(BX), Y0, Y14
 	VFMADD231PS  Y14, Y13, Y2
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y13, Y3
-	VMASKMOVPS   32(AX), Y0, Y14
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y13, Y3
+	VMASKMOVPS   32(BX), Y0, Y14
 	VFMADD231PS  Y14, Y13, Y4
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y13, Y5
-	VMASKMOVPS   32(AX), Y0, Y14
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y13, Y5
+	VMASKMOVPS   32(BX), Y0, Y14
 	VFMADD231PS  Y14, Y13, Y6
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y13, Y7
-	VMASKMOVPS   32(AX), Y0, Y14
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y13, Y7
+	VMASKMOVPS   32(BX), Y0, Y14
 	VFMADD231PS  Y14, Y13, Y8
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y13, Y9
-	VMASKMOVPS   32(AX), Y0, Y14
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y13, Y9
+	VMASKMOVPS   32(BX), Y0, Y14
 	VFMADD231PS  Y14, Y13, Y10
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y13, Y11
-	VMASKMOVPS   32(AX), Y0, Y0
-	VFMADD231PS  Y0, Y13, Y12
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y13, Y11
+	VMASKMOVPS   32(BX), Y0, Y14
+	VFMADD231PS  Y14, Y13, Y12
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	VMOVUPS      Y1, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	VMOVUPS      Y1, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y3, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y3, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X4, (BX)
+	VMOVUPS      X4, (DI)
 	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X4, (BX)
+	VMOVSD   X4, (DI)
 	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X4, (BX)
+	VMOVSS X4, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y5, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y5, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r2_two
-	VMOVUPS      X6, (BX)
+	VMOVUPS      X6, (DI)
 	VEXTRACTF128 $0x01, Y6, X6
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r2_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r2_one
-	VMOVSD   X6, (BX)
+	VMOVSD   X6, (DI)
 	VMOVHLPS X6, X6, X6
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r2_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r2_done
-	VMOVSS X6, (BX)
+	VMOVSS X6, (DI)
 
 r2_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y7, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y7, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r3_two
-	VMOVUPS      X8, (BX)
+	VMOVUPS      X8, (DI)
 	VEXTRACTF128 $0x01, Y8, X8
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r3_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r3_one
-	VMOVSD   X8, (BX)
+	VMOVSD   X8, (DI)
 	VMOVHLPS X8, X8, X8
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r3_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r3_done
-	VMOVSS X8, (BX)
+	VMOVSS X8, (DI)
 
 r3_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y9, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y9, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r4_two
-	VMOVUPS      X10, (BX)
+	VMOVUPS      X10, (DI)
 	VEXTRACTF128 $0x01, Y10, X10
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r4_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r4_one
-	VMOVSD   X10, (BX)
+	VMOVSD   X10, (DI)
 	VMOVHLPS X10, X10, X10
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r4_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r4_done
-	VMOVSS X10, (BX)
+	VMOVSS X10, (DI)
 
 r4_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y11, (AX)
-	LEAQ         32(AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	VMOVUPS      Y11, (BX)
+	LEAQ         32(BX), DI
 	CMPQ         CX, $0x04
 	JL           r5_two
-	VMOVUPS      X12, (AX)
+	VMOVUPS      X12, (DI)
 	VEXTRACTF128 $0x01, Y12, X12
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r5_two:
 	CMPQ     CX, $0x02
 	JL       r5_one
-	VMOVSD   X12, (AX)
+	VMOVSD   X12, (DI)
 	VMOVHLPS X12, X12, X12
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r5_one:
 	TESTQ  CX, CX
 	JE     r5_done
-	VMOVSS X12, (AX)
+	VMOVSS X12, (DI)
 
 r5_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 
-// func gemmAVX2_6x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+// func gemmAVX2_6x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 // Requires: AVX, FMA3
-TEXT ·gemmAVX2_6x2_edgemask(SB), NOSPLIT, $0-96
-	MOVQ    mask+80(FP), AX
+TEXT ·gemmAVX2_6x2_edgemask(SB), NOSPLIT, $0-112
+	MOVQ    mask+96(FP), AX
 	VMOVDQU (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
-	VXORPS  Y8, Y8, Y8
-	VXORPS  Y9, Y9, Y9
-	VXORPS  Y10, Y10, Y10
-	VXORPS  Y11, Y11, Y11
-	VXORPS  Y12, Y12, Y12
-	MOVQ    rsA+16(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    ksA+24(FP), CX
-	SHLQ    $0x02, CX
-	MOVQ    a+8(FP), DX
-	LEAQ    (AX)(AX*2), BX
-	LEAQ    (DX)(BX*1), BX
-	MOVQ    b+32(FP), SI
-	MOVQ    ksB+40(FP), DI
-	SHLQ    $0x02, DI
-	MOVQ    k+0(FP), R8
-	TESTQ   R8, R8
-	JE      epilogue
+	MOVQ    a+8(FP), AX
+	MOVQ    c+48(FP), CX
+	MOVQ    panels+80(FP), DX
+
+panel:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	MOVQ   rsA+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   ksA+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	LEAQ   (BX)(BX*2), R8
+	LEAQ   (DI)(R8*1), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   ksB+40(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   k+0(FP), R11
+	TESTQ  R11, R11
+	JE     epilogue
 
 loop:
-	VMOVUPS      (SI), Y13
-	VMASKMOVPS   32(SI), Y0, Y14
-	VBROADCASTSS (DX), Y15
+	VMOVUPS      (R9), Y13
+	VMASKMOVPS   32(R9), Y0, Y14
+	VBROADCASTSS (DI), Y15
 	VFMADD231PS  Y15, Y13, Y1
 	VFMADD231PS  Y15, Y14, Y2
-	VBROADCASTSS (DX)(AX*1), Y15
+	VBROADCASTSS (DI)(BX*1), Y15
 	VFMADD231PS  Y15, Y13, Y3
 	VFMADD231PS  Y15, Y14, Y4
-	VBROADCASTSS (DX)(AX*2), Y15
+	VBROADCASTSS (DI)(BX*2), Y15
 	VFMADD231PS  Y15, Y13, Y5
 	VFMADD231PS  Y15, Y14, Y6
-	VBROADCASTSS (BX), Y15
+	VBROADCASTSS (R8), Y15
 	VFMADD231PS  Y15, Y13, Y7
 	VFMADD231PS  Y15, Y14, Y8
-	VBROADCASTSS (BX)(AX*1), Y15
+	VBROADCASTSS (R8)(BX*1), Y15
 	VFMADD231PS  Y15, Y13, Y9
 	VFMADD231PS  Y15, Y14, Y10
-	VBROADCASTSS (BX)(AX*2), Y15
+	VBROADCASTSS (R8)(BX*2), Y15
 	VFMADD231PS  Y15, Y13, Y11
 	VFMADD231PS  Y15, Y14, Y12
-	ADDQ         DI, SI
-	ADDQ         CX, DX
-	ADDQ         CX, BX
-	DECQ         R8
+	ADDQ         R10, R9
+	ADDQ         SI, DI
+	ADDQ         SI, R8
+	DECQ         R11
 	JNE          loop
 
 epilogue:
-	MOVQ         c+48(FP), AX
-	MOVQ         ldc+56(FP), CX
-	SHLQ         $0x02, CX
+	MOVL         alpha+64(FP), BX
+	CMPL         BX, $0x3f800000
+	JE           scaled
 	VBROADCASTSS alpha+64(FP), Y13
 	VMULPS       Y13, Y1, Y1
 	VMULPS       Y13, Y2, Y2
@@ -7163,187 +8152,198 @@ epilogue:
 	VMULPS       Y13, Y10, Y10
 	VMULPS       Y13, Y11, Y11
 	VMULPS       Y13, Y12, Y12
-	MOVQ         loadC+72(FP), DX
-	TESTQ        DX, DX
+
+scaled:
+	MOVQ         CX, BX
+	MOVQ         ldc+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         loadC+72(FP), DI
+	TESTQ        DI, DI
 	JE           store
 	VBROADCASTSS beta+68(FP), Y13
-	VFMADD231PS  (AX), Y13, Y1
-	VMASKMOVPS   32(AX), Y0, Y14
+	VFMADD231PS  (BX), Y13, Y1
+	VMASKMOVPS   32(BX), Y0, Y14
 	VFMADD231PS  Y14, Y13, Y2
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y13, Y3
-	VMASKMOVPS   32(AX), Y0, Y14
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y13, Y3
+	VMASKMOVPS   32(BX), Y0, Y14
 	VFMADD231PS  Y14, Y13, Y4
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y13, Y5
-	VMASKMOVPS   32(AX), Y0, Y14
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y13, Y5
+	VMASKMOVPS   32(BX), Y0, Y14
 	VFMADD231PS  Y14, Y13, Y6
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y13, Y7
-	VMASKMOVPS   32(AX), Y0, Y14
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y13, Y7
+	VMASKMOVPS   32(BX), Y0, Y14
 	VFMADD231PS  Y14, Y13, Y8
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y13, Y9
-	VMASKMOVPS   32(AX), Y0, Y14
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y13, Y9
+	VMASKMOVPS   32(BX), Y0, Y14
 	VFMADD231PS  Y14, Y13, Y10
-	ADDQ         CX, AX
-	VFMADD231PS  (AX), Y13, Y11
-	VMASKMOVPS   32(AX), Y0, Y0
-	VFMADD231PS  Y0, Y13, Y12
-	ADDQ         CX, AX
-	MOVQ         c+48(FP), AX
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Y13, Y11
+	VMASKMOVPS   32(BX), Y0, Y14
+	VFMADD231PS  Y14, Y13, Y12
+	ADDQ         SI, BX
+	MOVQ         CX, BX
 
 store:
-	MOVQ         nLast+88(FP), DX
-	VMOVUPS      Y1, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	MOVQ         nLast+104(FP), CX
+	VMOVUPS      Y1, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r0_two
-	VMOVUPS      X2, (BX)
+	VMOVUPS      X2, (DI)
 	VEXTRACTF128 $0x01, Y2, X2
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r0_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r0_one
-	VMOVSD   X2, (BX)
+	VMOVSD   X2, (DI)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r0_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r0_done
-	VMOVSS X2, (BX)
+	VMOVSS X2, (DI)
 
 r0_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y3, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y3, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r1_two
-	VMOVUPS      X4, (BX)
+	VMOVUPS      X4, (DI)
 	VEXTRACTF128 $0x01, Y4, X4
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r1_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r1_one
-	VMOVSD   X4, (BX)
+	VMOVSD   X4, (DI)
 	VMOVHLPS X4, X4, X4
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r1_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r1_done
-	VMOVSS X4, (BX)
+	VMOVSS X4, (DI)
 
 r1_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y5, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y5, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r2_two
-	VMOVUPS      X6, (BX)
+	VMOVUPS      X6, (DI)
 	VEXTRACTF128 $0x01, Y6, X6
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r2_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r2_one
-	VMOVSD   X6, (BX)
+	VMOVSD   X6, (DI)
 	VMOVHLPS X6, X6, X6
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r2_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r2_done
-	VMOVSS X6, (BX)
+	VMOVSS X6, (DI)
 
 r2_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y7, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y7, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r3_two
-	VMOVUPS      X8, (BX)
+	VMOVUPS      X8, (DI)
 	VEXTRACTF128 $0x01, Y8, X8
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r3_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r3_one
-	VMOVSD   X8, (BX)
+	VMOVSD   X8, (DI)
 	VMOVHLPS X8, X8, X8
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r3_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r3_done
-	VMOVSS X8, (BX)
+	VMOVSS X8, (DI)
 
 r3_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y9, (AX)
-	LEAQ         32(AX), BX
-	MOVQ         DX, SI
-	CMPQ         SI, $0x04
+	ADDQ         SI, BX
+	VMOVUPS      Y9, (BX)
+	LEAQ         32(BX), DI
+	MOVQ         CX, R8
+	CMPQ         R8, $0x04
 	JL           r4_two
-	VMOVUPS      X10, (BX)
+	VMOVUPS      X10, (DI)
 	VEXTRACTF128 $0x01, Y10, X10
-	ADDQ         $0x10, BX
-	SUBQ         $0x04, SI
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
 
 r4_two:
-	CMPQ     SI, $0x02
+	CMPQ     R8, $0x02
 	JL       r4_one
-	VMOVSD   X10, (BX)
+	VMOVSD   X10, (DI)
 	VMOVHLPS X10, X10, X10
-	ADDQ     $0x08, BX
-	SUBQ     $0x02, SI
+	ADDQ     $0x08, DI
+	SUBQ     $0x02, R8
 
 r4_one:
-	TESTQ  SI, SI
+	TESTQ  R8, R8
 	JE     r4_done
-	VMOVSS X10, (BX)
+	VMOVSS X10, (DI)
 
 r4_done:
-	ADDQ         CX, AX
-	VMOVUPS      Y11, (AX)
-	LEAQ         32(AX), AX
-	MOVQ         DX, CX
+	ADDQ         SI, BX
+	VMOVUPS      Y11, (BX)
+	LEAQ         32(BX), DI
 	CMPQ         CX, $0x04
 	JL           r5_two
-	VMOVUPS      X12, (AX)
+	VMOVUPS      X12, (DI)
 	VEXTRACTF128 $0x01, Y12, X12
-	ADDQ         $0x10, AX
+	ADDQ         $0x10, DI
 	SUBQ         $0x04, CX
 
 r5_two:
 	CMPQ     CX, $0x02
 	JL       r5_one
-	VMOVSD   X12, (AX)
+	VMOVSD   X12, (DI)
 	VMOVHLPS X12, X12, X12
-	ADDQ     $0x08, AX
+	ADDQ     $0x08, DI
 	SUBQ     $0x02, CX
 
 r5_one:
 	TESTQ  CX, CX
 	JE     r5_done
-	VMOVSS X12, (AX)
+	VMOVSS X12, (DI)
 
 r5_done:
+	ADDQ SI, BX
+	MOVQ aStep+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, AX
+	MOVQ BX, CX
+	DECQ DX
+	JNE  panel
 	VZEROUPPER
 	RET
 

@@ -4,185 +4,185 @@
 
 package kernels
 
-// gemmAVX512_1x1 computes a 1×16 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_1x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_1x1 computes panels 1×16 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_1x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_1x2 computes a 1×32 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_1x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_1x2 computes panels 1×32 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_1x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_2x1 computes a 2×16 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_2x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_2x1 computes panels 2×16 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_2x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_2x2 computes a 2×32 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_2x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_2x2 computes panels 2×32 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_2x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_3x1 computes a 3×16 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_3x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_3x1 computes panels 3×16 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_3x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_3x2 computes a 3×32 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_3x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_3x2 computes panels 3×32 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_3x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_4x1 computes a 4×16 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_4x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_4x1 computes panels 4×16 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_4x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_4x2 computes a 4×32 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_4x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_4x2 computes panels 4×32 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_4x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_5x1 computes a 5×16 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_5x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_5x1 computes panels 5×16 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_5x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_5x2 computes a 5×32 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_5x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_5x2 computes panels 5×32 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_5x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_6x1 computes a 6×16 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_6x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_6x1 computes panels 6×16 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_6x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_6x2 computes a 6×32 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_6x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_6x2 computes panels 6×32 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_6x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_7x1 computes a 7×16 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_7x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_7x1 computes panels 7×16 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_7x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_7x2 computes a 7×32 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_7x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_7x2 computes panels 7×32 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_7x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_8x1 computes a 8×16 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_8x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_8x1 computes panels 8×16 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_8x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_8x2 computes a 8×32 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_8x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_8x2 computes panels 8×32 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_8x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_9x1 computes a 9×16 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_9x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_9x1 computes panels 9×16 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_9x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_9x2 computes a 9×32 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_9x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_9x2 computes panels 9×32 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_9x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_10x1 computes a 10×16 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_10x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_10x1 computes panels 10×16 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_10x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_10x2 computes a 10×32 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_10x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_10x2 computes panels 10×32 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_10x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_11x1 computes a 11×16 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_11x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_11x1 computes panels 11×16 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_11x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_11x2 computes a 11×32 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_11x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_11x2 computes panels 11×32 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_11x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_12x1 computes a 12×16 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_12x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_12x1 computes panels 12×16 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_12x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
-// gemmAVX512_12x2 computes a 12×32 C tile with AVX-512 (last vector masked by mask).
-func gemmAVX512_12x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask uint16)
+// gemmAVX512_12x2 computes panels 12×32 C tiles with AVX-512 (last vector masked by mask).
+func gemmAVX512_12x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask uint16)
 
 // gemmAVX2_1x1 computes a 1×8 C tile with AVX2+FMA (mask and nLast unused).
-func gemmAVX2_1x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_1x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_1x1_edge computes a 1×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
-func gemmAVX2_1x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_1x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_1x1_edgemask computes a 1×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
-func gemmAVX2_1x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_1x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_1x2 computes a 1×16 C tile with AVX2+FMA (mask and nLast unused).
-func gemmAVX2_1x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_1x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_1x2_edge computes a 1×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
-func gemmAVX2_1x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_1x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_1x2_edgemask computes a 1×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
-func gemmAVX2_1x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_1x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_2x1 computes a 2×8 C tile with AVX2+FMA (mask and nLast unused).
-func gemmAVX2_2x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_2x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_2x1_edge computes a 2×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
-func gemmAVX2_2x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_2x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_2x1_edgemask computes a 2×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
-func gemmAVX2_2x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_2x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_2x2 computes a 2×16 C tile with AVX2+FMA (mask and nLast unused).
-func gemmAVX2_2x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_2x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_2x2_edge computes a 2×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
-func gemmAVX2_2x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_2x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_2x2_edgemask computes a 2×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
-func gemmAVX2_2x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_2x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_3x1 computes a 3×8 C tile with AVX2+FMA (mask and nLast unused).
-func gemmAVX2_3x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_3x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_3x1_edge computes a 3×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
-func gemmAVX2_3x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_3x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_3x1_edgemask computes a 3×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
-func gemmAVX2_3x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_3x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_3x2 computes a 3×16 C tile with AVX2+FMA (mask and nLast unused).
-func gemmAVX2_3x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_3x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_3x2_edge computes a 3×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
-func gemmAVX2_3x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_3x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_3x2_edgemask computes a 3×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
-func gemmAVX2_3x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_3x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_4x1 computes a 4×8 C tile with AVX2+FMA (mask and nLast unused).
-func gemmAVX2_4x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_4x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_4x1_edge computes a 4×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
-func gemmAVX2_4x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_4x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_4x1_edgemask computes a 4×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
-func gemmAVX2_4x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_4x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_4x2 computes a 4×16 C tile with AVX2+FMA (mask and nLast unused).
-func gemmAVX2_4x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_4x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_4x2_edge computes a 4×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
-func gemmAVX2_4x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_4x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_4x2_edgemask computes a 4×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
-func gemmAVX2_4x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_4x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_5x1 computes a 5×8 C tile with AVX2+FMA (mask and nLast unused).
-func gemmAVX2_5x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_5x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_5x1_edge computes a 5×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
-func gemmAVX2_5x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_5x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_5x1_edgemask computes a 5×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
-func gemmAVX2_5x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_5x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_5x2 computes a 5×16 C tile with AVX2+FMA (mask and nLast unused).
-func gemmAVX2_5x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_5x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_5x2_edge computes a 5×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
-func gemmAVX2_5x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_5x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_5x2_edgemask computes a 5×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
-func gemmAVX2_5x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_5x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_6x1 computes a 6×8 C tile with AVX2+FMA (mask and nLast unused).
-func gemmAVX2_6x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_6x1(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_6x1_edge computes a 6×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
-func gemmAVX2_6x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_6x1_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_6x1_edgemask computes a 6×8 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
-func gemmAVX2_6x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_6x1_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_6x2 computes a 6×16 C tile with AVX2+FMA (mask and nLast unused).
-func gemmAVX2_6x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_6x2(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_6x2_edge computes a 6×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is zero-padded.
-func gemmAVX2_6x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_6x2_edge(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmAVX2_6x2_edgemask computes a 6×16 C tile with AVX2+FMA whose last vector holds nLast < 8 valid columns; B is read through mask.
-func gemmAVX2_6x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, mask *int32, nLast int)
+func gemmAVX2_6x2_edgemask(k int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, loadC int, panels int, aStep int, mask *int32, nLast int)
 
 // gemmTranspose8 transposes 8×8 blocks (see the generator).
 func gemmTranspose8(dst *float32, ldd int, src *float32, lds int, jBlocks int, pBlocks int)

@@ -12,9 +12,9 @@ const (
 	gemmNV256 = 2
 )
 
-type gemmKernel512 = func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int, mask uint16)
+type gemmKernel512 = func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC, panels, aStep int, mask uint16)
 
-type gemmKernel256 = func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int, mask *int32, nLast int)
+type gemmKernel256 = func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC, panels, aStep int, mask *int32, nLast int)
 
 // gemmKernels512[mr-1][nv-1] computes an mr-row tile of nv vectors.
 var gemmKernels512 = [12][2]gemmKernel512{

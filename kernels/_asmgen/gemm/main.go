@@ -64,22 +64,23 @@ func main() {
 }
 
 const (
-	signature512 = "func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int, mask uint16)"
-	signature256 = "func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC int, mask *int32, nLast int)"
+	signature512 = "func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC, panels, aStep int, mask uint16)"
+	signature256 = "func(k int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, loadC, panels, aStep int, mask *int32, nLast int)"
 )
 
-// aRows loads the A pointer and strides and returns a function giving the
+// aRows copies the A pointer a, loads the strides and returns a function giving the
 // memory operand of row r at the current k, and a function that advances all
 // row pointers by one k step. Rows are addressed as base(r/3) + (r%3)·rsA so
 // that at most ⌈mr/3⌉ pointers move per step.
-func aRows(mr int) (row func(r int) Mem, step func()) {
+func aRows(mr int, a Register) (row func(r int) Mem, step func()) {
 	rs := Load(Param("rsA"), GP64())
 	SHLQ(U8(2), rs)
 	ks := Load(Param("ksA"), GP64())
 	SHLQ(U8(2), ks)
 	groups := (mr + 2) / 3
 	bases := make([]Register, groups)
-	bases[0] = Load(Param("a"), GP64())
+	bases[0] = GP64()
+	MOVQ(a, bases[0])
 	if groups > 1 {
 		rs3 := GP64()
 		LEAQ(Mem{Base: rs, Index: rs, Scale: 2}, rs3)
@@ -114,6 +115,43 @@ func paramMem(name string) Mem {
 	return basic.Addr
 }
 
+// panelLoop opens the loop over the panels of a call: consecutive mr-row
+// tiles, A advancing by aStep elements and C by mr rows per panel, B shared.
+// Calling once per panel through Go would cost about as much as the C update
+// of a short-K tile.
+func panelLoop() (aCur, cCur, panels Register) {
+	aCur = Load(Param("a"), GP64())
+	cCur = Load(Param("c"), GP64())
+	panels = Load(Param("panels"), GP64())
+	Label("panel")
+	return aCur, cCur, panels
+}
+
+// panelNext closes the panel loop; cp points at row mr of the finished tile.
+func panelNext(aCur, cCur, panels, cp Register) {
+	step := Load(Param("aStep"), GP64())
+	SHLQ(U8(2), step)
+	ADDQ(step, aCur)
+	MOVQ(cp, cCur)
+	DECQ(panels)
+	JNE(LabelRef("panel"))
+}
+
+// scaleByAlpha multiplies the accumulators by alpha unless alpha is exactly 1.
+func scaleByAlpha(acc [][]VecVirtual, alpha VecVirtual) {
+	bits := GP32()
+	MOVL(paramMem("alpha"), bits)
+	CMPL(bits, U32(0x3f800000))
+	JE(LabelRef("scaled"))
+	VBROADCASTSS(paramMem("alpha"), alpha)
+	for r := range acc {
+		for v := range acc[r] {
+			VMULPS(alpha, acc[r][v], acc[r][v])
+		}
+	}
+	Label("scaled")
+}
+
 func kernelName(isa string, mr, nv int) string {
 	return fmt.Sprintf("gemm%s_%dx%d", isa, mr, nv)
 }
@@ -121,9 +159,10 @@ func kernelName(isa string, mr, nv int) string {
 func genAVX512(mr, nv int) {
 	const lanes = 16
 	TEXT(kernelName("AVX512", mr, nv), NOSPLIT, signature512)
-	Doc(fmt.Sprintf("%s computes a %d×%d C tile with AVX-512 (last vector masked by mask).", kernelName("AVX512", mr, nv), mr, nv*lanes))
+	Doc(fmt.Sprintf("%s computes panels %d×%d C tiles with AVX-512 (last vector masked by mask).", kernelName("AVX512", mr, nv), mr, nv*lanes))
 	maskGP := Load(Param("mask"), GP32())
 	KMOVW(maskGP, K1)
+	aCur, cCur, panels := panelLoop()
 
 	acc := make([][]VecVirtual, mr)
 	for r := range acc {
@@ -133,7 +172,7 @@ func genAVX512(mr, nv int) {
 			VPXORD(acc[r][v], acc[r][v], acc[r][v])
 		}
 	}
-	row, stepA := aRows(mr)
+	row, stepA := aRows(mr, aCur)
 	bp := Load(Param("b"), GP64())
 	ksB := Load(Param("ksB"), GP64())
 	SHLQ(U8(2), ksB)
@@ -163,20 +202,16 @@ func genAVX512(mr, nv int) {
 	JNE(LabelRef("loop"))
 
 	Label("epilogue")
-	alpha, beta := ZMM(), ZMM()
-	VBROADCASTSS(paramMem("alpha"), alpha)
-	VBROADCASTSS(paramMem("beta"), beta)
-	cp := Load(Param("c"), GP64())
+	scaleByAlpha(acc, ZMM())
+	cp := GP64()
+	MOVQ(cCur, cp)
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc)
 	loadC := Load(Param("loadC"), GP64())
-	for r := 0; r < mr; r++ {
-		for v := 0; v < nv; v++ {
-			VMULPS(alpha, acc[r][v], acc[r][v])
-		}
-	}
 	TESTQ(loadC, loadC)
 	JE(LabelRef("store"))
+	beta := ZMM()
+	VBROADCASTSS(paramMem("beta"), beta)
 	for r := 0; r < mr; r++ {
 		for v := 0; v < nv; v++ {
 			m := Mem{Base: cp, Disp: 64 * v}
@@ -190,7 +225,7 @@ func genAVX512(mr, nv int) {
 		}
 		ADDQ(ldc, cp)
 	}
-	Load(Param("c"), cp)
+	MOVQ(cCur, cp)
 	Label("store")
 	for r := 0; r < mr; r++ {
 		for v := 0; v < nv; v++ {
@@ -201,10 +236,9 @@ func genAVX512(mr, nv int) {
 				VMOVUPS(acc[r][v], m)
 			}
 		}
-		if r < mr-1 {
-			ADDQ(ldc, cp)
-		}
+		ADDQ(ldc, cp)
 	}
+	panelNext(aCur, cCur, panels, cp)
 	VZEROUPPER()
 	RET()
 }
@@ -332,6 +366,7 @@ func genAVX2(mr, nv, variant int) {
 		mask = YMM()
 		VMOVDQU(Mem{Base: Load(Param("mask"), GP64())}, mask)
 	}
+	aCur, cCur, panels := panelLoop()
 	acc := make([][]VecVirtual, mr)
 	for r := range acc {
 		acc[r] = make([]VecVirtual, nv)
@@ -340,7 +375,7 @@ func genAVX2(mr, nv, variant int) {
 			VXORPS(acc[r][v], acc[r][v], acc[r][v])
 		}
 	}
-	row, stepA := aRows(mr)
+	row, stepA := aRows(mr, aCur)
 	bp := Load(Param("b"), GP64())
 	ksB := Load(Param("ksB"), GP64())
 	SHLQ(U8(2), ksB)
@@ -372,16 +407,11 @@ func genAVX2(mr, nv, variant int) {
 	JNE(LabelRef("loop"))
 
 	Label("epilogue")
-	cp := Load(Param("c"), GP64())
+	scaleByAlpha(acc, YMM())
+	cp := GP64()
+	MOVQ(cCur, cp)
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc)
-	alpha := YMM()
-	VBROADCASTSS(paramMem("alpha"), alpha)
-	for r := 0; r < mr; r++ {
-		for v := 0; v < nv; v++ {
-			VMULPS(alpha, acc[r][v], acc[r][v])
-		}
-	}
 	loadC := Load(Param("loadC"), GP64())
 	TESTQ(loadC, loadC)
 	JE(LabelRef("store"))
@@ -400,7 +430,7 @@ func genAVX2(mr, nv, variant int) {
 		}
 		ADDQ(ldc, cp)
 	}
-	Load(Param("c"), cp)
+	MOVQ(cCur, cp)
 	Label("store")
 	var nLast Register
 	if edge {
@@ -439,10 +469,9 @@ func genAVX2(mr, nv, variant int) {
 			VMOVSS(x, Mem{Base: dp})
 			Label(done)
 		}
-		if r < mr-1 {
-			ADDQ(ldc, cp)
-		}
+		ADDQ(ldc, cp)
 	}
+	panelNext(aCur, cCur, panels, cp)
 	VZEROUPPER()
 	RET()
 }
