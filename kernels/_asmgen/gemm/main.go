@@ -1,21 +1,23 @@
 // Command gemm generates the GEMM micro-kernels of package kernels with avo:
 //
-//	go run . -out ../../gemm_asm_amd64.s -stubs ../../gemm_asm_stubs_amd64.go -pkg kernels
+//	go run . -out ../../gemm_asm_amd64.s -stubs ../../gemm_asm_stubs_amd64.go -pkg kernels -tables ../../gemm_asm_tables_amd64.go
 //
-// (see the go:generate line in kernels/gemm.go). It also writes the dispatch
-// tables (gemm_asm_tables_amd64.go), so the Go side never names a kernel.
+// (the go:generate line in kernels/gemm.go). It also writes the dispatch
+// tables (gemm_asm_tables_amd64.go), so the Go side never names a kernel, and
+// an 8×8-block transpose used to pack transposed operands.
 //
-// Every kernel computes one tile C[0:mr, 0:nr] of C = alpha·A·B + beta·C over k
+// A kernel call computes `panels` tiles C[0:mr, 0:nr] of C = alpha·A·B + beta·C
+// stacked down C (A moving aStep elements per tile, B shared), each over k
 // steps, with A and B read through strides so that the same kernel serves
 // packed and unpacked operands:
 //
 //	A(r, p) at a + r·rsA + p·ksA   (elements)
 //	B(p, j) at b + p·ksB + j       (row p of B holds the tile's nr columns contiguously)
 //
-// The tile's columns are nv vectors; the last one is masked so that nr need
-// not be a multiple of the vector width (B beyond nr is never read, C beyond
-// nr never written). loadC == 0 means beta == 0: C is then only written, so
-// NaNs in the old C do not propagate.
+// The tile's columns are nv vectors and the last may be partial: AVX-512
+// masks it; AVX2 has edge variants (see genAVX2). B beyond nr is never read
+// through a mask, C beyond nr never written. loadC == 0 means beta == 0: C is
+// then only written, so NaNs in the old C do not propagate.
 package main
 
 import (
