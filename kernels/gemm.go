@@ -13,7 +13,7 @@ import "fmt"
 // It runs on the path ActivePath reports (AVX-512, AVX2+FMA or pure Go). It is
 // single-threaded and safe to call from several goroutines at once: callers
 // split work across goroutines at a coarser level (rows of the batch). It does
-// not allocate in steady state (packing buffers come from a sync.Pool).
+// not allocate in steady state (packing buffers are kept on a free list).
 //
 // Dimensions and slice lengths inconsistent with each other are a programming
 // error, not bad data, and panic with a message naming the operand.
