@@ -33,6 +33,24 @@ func (b *builder) add(l layer) {
 
 func (b *builder) next() int { return len(b.layers) }
 
+// maxElements bounds every parameter and activation tensor: MaxPool records
+// argmax offsets as int32, and the bound keeps shape products from
+// overflowing, so an absurd config or input shape is an error, not a crash.
+const maxElements = math.MaxInt32
+
+// checkElements fails when the product of dims exceeds maxElements; it
+// divides instead of multiplying so that the test itself cannot overflow.
+func checkElements(what string, dims ...int) error {
+	n := 1
+	for _, d := range dims {
+		if d > 0 && n > maxElements/d {
+			return fmt.Errorf("%s %v has more than %d elements", what, dims, maxElements)
+		}
+		n *= d
+	}
+	return nil
+}
+
 func (b *builder) param(key string, shape []int, g Group) *Param {
 	n := 1
 	for _, d := range shape {
@@ -53,9 +71,12 @@ func (b *builder) uniform(p []float32, lo, hi float32) {
 // addConv appends a 1×1 conv. init "default" is PyTorch's default
 // U(±1/√fan_in) for weight and bias; "identity" is the official b-slot init
 // [I | 0] + U(±5e-5) with bias U(±5e-5) drawn first.
-func (b *builder) addConv(in Shape, out int, bias, positive bool, g Group, identity bool) *convLayer {
-	l := newConv(in, out, bias, positive)
+func (b *builder) addConv(in Shape, out int, bias, positive bool, g Group, identity bool) error {
 	idx := b.next()
+	if err := checkElements(fmt.Sprintf("layer %d (Conv2d %d→%d): weight", idx, in.C, out), out, in.C); err != nil {
+		return err
+	}
+	l := newConv(in, out, bias, positive)
 	wshape := []int{out, in.C, 1, 1}
 	if positive {
 		if bias {
@@ -93,7 +114,7 @@ func (b *builder) addConv(in Shape, out int, bias, positive bool, g Group, ident
 		l.info.Params += len(l.bias.Data)
 	}
 	b.add(l)
-	return l
+	return nil
 }
 
 // addNNMF appends an NNMF2d layer with V ~ U[0,1), or the b-slot identity init
@@ -103,6 +124,9 @@ func (b *builder) addNNMF(in Shape, out int, g Group, cfg nnmf.Config, identity 
 	l, err := newNNMF(in, cfg, b.training)
 	if err != nil {
 		return fmt.Errorf("layer %d (NNMF2d %d→%d): %w", b.next(), in.C, out, err)
+	}
+	if err := checkElements(fmt.Sprintf("layer %d (NNMF2d %d→%d): weight", b.next(), in.C, out), out, in.C); err != nil {
+		return err
 	}
 	l.weight = b.param(fmt.Sprintf("%d.weight", b.next()), []int{out, in.C}, g)
 	if identity {
@@ -164,6 +188,9 @@ func Build(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netw
 	if maxBatch < 1 {
 		return nil, fmt.Errorf("nn: max batch %d < 1", maxBatch)
 	}
+	if err := checkElements("nn: input batch", maxBatch, in.C, in.H, in.W); err != nil {
+		return nil, err
+	}
 	if opt.Threads < 1 {
 		opt.Threads = 1
 	}
@@ -202,7 +229,9 @@ func Build(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netw
 				return nil, err
 			}
 		case 2:
-			b.addConv(cur, na, cfg.BiasNormNeuronA[i], false, GroupNeuronA, false)
+			if err := b.addConv(cur, na, cfg.BiasNormNeuronA[i], false, GroupNeuronA, false); err != nil {
+				return nil, err
+			}
 		}
 		cur.C = na
 		if cfg.BatchNormNeuronA[i] && bigMap {
@@ -220,7 +249,9 @@ func Build(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netw
 					return nil, err
 				}
 			case 2, 3:
-				b.addConv(cur, nb, cfg.BiasNormNeuronB[i], tb == 3, GroupNeuronB, true)
+				if err := b.addConv(cur, nb, cfg.BiasNormNeuronB[i], tb == 3, GroupNeuronB, true); err != nil {
+					return nil, err
+				}
 			}
 			cur.C = nb
 			if cfg.BatchNormNeuronB[i] && bigMap {
@@ -247,7 +278,9 @@ func Build(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netw
 					return nil, fmt.Errorf("network config: block %d: type_of_pooling %d gives a 1×1 map, where its always-present BatchNorm has one value per channel (the official builder fails too, spec §6 item 28)", i, cfg.TypeOfPooling[i])
 				}
 				if cfg.TypeOfPooling[i] == 3 {
-					b.addConv(cur, ch, false, false, GroupPool, false)
+					if err := b.addConv(cur, ch, false, false, GroupPool, false); err != nil {
+						return nil, err
+					}
 				} else {
 					c := nnmf.Config{Iterations: cfg.poolingIterations(), UseEpsilon: cfg.Epsilon != nil, Epsilon: eps, Method: opt.Backward,
 						LocalLearning: cfg.LocalLearningPooling[i], LocalLearningKL: cfg.LocalLearningUseKLPooling[i]}
@@ -265,6 +298,12 @@ func Build(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netw
 	}
 	b.add(newSoftmax(cur))
 	b.add(newFlatten(cur))
+	for _, l := range b.layers {
+		bl := l.base()
+		if err := checkElements(fmt.Sprintf("layer %d (%s): output for batch %d", bl.info.Index, bl.info.Type, maxBatch), maxBatch, bl.out.C, bl.out.H, bl.out.W); err != nil {
+			return nil, err
+		}
+	}
 
 	net.layers, net.params = b.layers, b.params
 	net.allocate()

@@ -295,3 +295,22 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("unknown preset: %v", err)
 	}
 }
+
+// TestBuildRefusesHugeTensors: shapes whose element counts overflow or exceed
+// the int32 range are errors, not makeslice panics or out-of-memory crashes.
+func TestBuildRefusesHugeTensors(t *testing.T) {
+	cfg, err := Preset("cnmf_1x1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []Shape{{1, 1 << 20, 1 << 20}, {1, 3e9, 3e9}, {1, 4e4, 4e4}} {
+		if _, err := Build(cfg, in, 1, Options{}, 1); err == nil || !strings.Contains(err.Error(), "elements") {
+			t.Errorf("input %v: want an error about the element count, got %v", in, err)
+		}
+	}
+	cfg.NumberOfNeuronsA[0] = 1 << 40
+	cfg.NumberOfNeuronsB[0] = -1
+	if _, err := Build(cfg, Shape{3, 28, 28}, 1, Options{}, 1); err == nil || !strings.Contains(err.Error(), "layer 4 (NNMF2d") {
+		t.Errorf("2^40 neurons: want an error naming layer 4, got %v", err)
+	}
+}
