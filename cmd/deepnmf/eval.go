@@ -66,11 +66,11 @@ load directly.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.runDir, "run", "", "run directory written by `deepnmf train`")
+	fl.StringVar(&f.runDir, "run", "", "run directory written by deepnmf train")
 	fl.StringVar(&f.weights, "weights", "", "weights file (safetensors with the official state_dict keys)")
 	fl.StringVar(&f.config, "config", "", "network config file (official JSON format) or preset name")
 	fl.StringVar(&f.dataset, "dataset", "cifar10", "dataset: cifar10, mnist or fashion-mnist (default with --run: the run's)")
-	fl.StringVar(&f.dataDir, "data-dir", "", "data root (default $DEEPNMF_DATA, else the user cache dir)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "data directory (default $"+data.EnvDataDir+", else <user cache dir>/deepnmf)")
 	fl.IntVar(&f.batchSize, "batch-size", data.DefaultBatchSize, "test batch size (BatchNorm uses each batch's statistics)")
 	fl.IntVar(&f.threads, "threads", 1, "worker threads (shards of every batch)")
 	fl.IntVar(&f.limit, "limit", 0, "evaluate only the first N test images (0 = all)")

@@ -116,6 +116,7 @@ func TestInspect(t *testing.T) {
 		{"inspect"},
 		{"inspect", "--model", "nope"},
 		{"inspect", "--model", "cnn", "--input", "3,28"},
+		{"inspect", "--model", "cnmf_1x1", "--input", "1,1000000,1000000"},
 		{"inspect", "--model", "cnn", "--config", "x.json"},
 	} {
 		if _, err := execute(args...); err == nil {

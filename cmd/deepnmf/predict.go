@@ -155,7 +155,7 @@ config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&runDir, "run", "", "run directory written by `deepnmf train`")
+	f.StringVar(&runDir, "run", "", "run directory written by deepnmf train")
 	f.StringVar(&weights, "weights", "", "weights file (safetensors with the official keys)")
 	f.StringVar(&configPath, "config", "", "network config file or preset name (default: the run's config.json)")
 	f.StringVar(&dataset, "dataset", "cifar10", "dataset the network was trained on (class names, image size; default: the run's)")

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -147,10 +148,10 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Model, "model", opts.Model, fmt.Sprintf("network preset (%v)", nn.PresetNames()))
+	f.StringVar(&opts.Model, "model", opts.Model, "network preset: "+strings.Join(nn.PresetNames(), ", "))
 	f.StringVar(&opts.Config, "config", "", "network config file in the official JSON format (instead of --model)")
-	f.StringVar(&opts.Dataset, "dataset", opts.Dataset, fmt.Sprintf("dataset (%v)", data.Names()))
-	f.StringVar(&opts.DataDir, "data-dir", "", "data root (default $"+data.EnvDataDir+", else the user cache dir /deepnmf)")
+	f.StringVar(&opts.Dataset, "dataset", opts.Dataset, "dataset: "+strings.Join(data.Names(), ", "))
+	f.StringVar(&opts.DataDir, "data-dir", "", "data directory (default $"+data.EnvDataDir+", else <user cache dir>/deepnmf)")
 	f.IntVar(&opts.Epochs, "epochs", opts.Epochs, "epoch cap")
 	f.Uint64Var(&opts.Seed, "seed", opts.Seed, "seed of weight initialisation, shuffling and augmentation")
 	f.StringVar(&out, "out", "", "run directory (default runs/<model>-<dataset>-seed<seed>-<time>)")

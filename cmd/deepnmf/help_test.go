@@ -1,0 +1,34 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// TestHelpEveryCommand: --help works on every command, and no flag's usage
+// text quotes something in backticks, which pflag would print as the flag's
+// value name ("--run deepnmf train").
+func TestHelpEveryCommand(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		path := strings.Fields(c.CommandPath())[1:]
+		out, _, err := runDeepnmf(append(path, "--help")...)
+		if err != nil || !strings.Contains(out, "Usage:") {
+			t.Errorf("%q --help: %v\n%s", c.CommandPath(), err, out)
+		}
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if name, _ := pflag.UnquoteUsage(f); strings.Contains(name, " ") {
+				t.Errorf("%s --%s: value name %q", c.CommandPath(), f.Name, name)
+			}
+		})
+		for _, sub := range c.Commands() {
+			if sub.Name() != "help" && sub.Name() != "completion" {
+				walk(sub)
+			}
+		}
+	}
+	walk(newRootCmd())
+}
