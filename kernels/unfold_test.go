@@ -1,12 +1,11 @@
 package kernels
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/deepnmf/deepnmf/internal/sharedtest"
 )
 
 var unfoldGeoms = []UnfoldGeom{
@@ -148,54 +147,13 @@ func TestUnfoldRejectsBadInput(t *testing.T) {
 	}
 }
 
-// sharedDir finds ../shared: $DEEPNMF_SHARED, else the sibling "shared" of the
-// repository root (the directory holding go.mod).
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("DEEPNMF_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(dir), "shared")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
-type goldenTensor struct {
-	Shape []int     `json:"shape"`
-	Data  []float32 `json:"data"`
-}
-
 // TestUnfoldGolden replays the three Unfold layers of the paper model on the
 // activations PyTorch recorded: act/0 → act/1 (NCHW input), act/11 → act/12
 // and act/22 → act/23 (channels-last, the last one a full-field 4×4 kernel).
 // PyTorch stores unfold output as [B, C·kh·kw, L]; ours is its transpose per
 // sample.
 func TestUnfoldGolden(t *testing.T) {
-	path := filepath.Join(sharedDir(t), "golden", "net_cnmf_1x1_perturbed.json")
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("golden file needed in CI: %v", err)
-		}
-		t.Skipf("golden file not available: %v", err)
-	}
-	var file struct {
-		Tensors map[string]goldenTensor `json:"tensors"`
-	}
-	if err := json.Unmarshal(raw, &file); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	tensors := sharedtest.Tensors(t, "net_cnmf_1x1_perturbed.json")
 	cases := []struct {
 		in, out      string
 		channelsLast bool
@@ -205,7 +163,7 @@ func TestUnfoldGolden(t *testing.T) {
 		{"act/22", "act/23", true},
 	}
 	for _, c := range cases {
-		in, out := file.Tensors[c.in], file.Tensors[c.out]
+		in, out := tensors[c.in], tensors[c.out]
 		if len(in.Shape) != 4 || len(out.Shape) != 3 {
 			t.Fatalf("%s/%s: unexpected shapes %v, %v", c.in, c.out, in.Shape, out.Shape)
 		}

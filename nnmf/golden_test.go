@@ -1,68 +1,14 @@
 package nnmf
 
 import (
-	"encoding/json"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/deepnmf/deepnmf/internal/sharedtest"
 )
 
-// sharedDir finds ../shared: $DEEPNMF_SHARED, else <repo root>/../shared.
-// Missing data fails under CI=true and skips otherwise.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if dir := os.Getenv("DEEPNMF_SHARED"); dir != "" {
-		return dir
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			missingShared(t, "no go.mod above the test directory")
-			return ""
-		}
-		dir = parent
-	}
-}
-
-func missingShared(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("shared data missing: %s", why)
-	}
-	t.Skipf("shared data missing: %s", why)
-}
-
-type goldenTensor struct {
-	Shape []int     `json:"shape"`
-	Data  []float32 `json:"data"`
-}
-
-func loadGolden(t testing.TB, name string) map[string]goldenTensor {
-	t.Helper()
-	path := filepath.Join(sharedDir(t), "golden", name)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		missingShared(t, err.Error())
-	}
-	var f struct {
-		Tensors map[string]goldenTensor `json:"tensors"`
-	}
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return f.Tensors
-}
-
 // nchwToRows turns [N,C,H,W] into rows × C with rows in (n, h, w) order.
-func nchwToRows(g goldenTensor) []float32 {
+func nchwToRows(g sharedtest.Tensor) []float32 {
 	n, c, hh, ww := g.Shape[0], g.Shape[1], g.Shape[2], g.Shape[3]
 	out := make([]float32, len(g.Data))
 	for in := 0; in < n; in++ {
@@ -89,7 +35,7 @@ func relErr(a, b []float32) float64 {
 func TestGolden(t *testing.T) {
 	for _, file := range []string{"nnmf2d_t1.json", "nnmf2d_t5.json", "nnmf2d_t20.json", "nnmf2d_wide.json"} {
 		t.Run(file, func(t *testing.T) {
-			g := loadGolden(t, file)
+			g := sharedtest.Tensors(t, file)
 			in := g["input"]
 			v := g["weight_raw"]
 			k, d := v.Shape[0], v.Shape[1]
