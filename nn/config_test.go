@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deepnmf/deepnmf/internal/sharedtest"
 )
 
 func TestParamCounts(t *testing.T) {
@@ -52,7 +54,7 @@ func TestParamCounts(t *testing.T) {
 
 // The embedded presets must stay byte-identical to the spec's files.
 func TestPresetsMatchSpec(t *testing.T) {
-	dir := filepath.Dir(sharedFile(t, "spec/configs/cnmf_1x1.json"))
+	dir := filepath.Dir(sharedtest.Path(t, "spec", "configs", "cnmf_1x1.json"))
 	for _, name := range PresetNames() {
 		want, err := os.ReadFile(filepath.Join(dir, name+".json"))
 		if err != nil {

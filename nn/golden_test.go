@@ -9,47 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/deepnmf/deepnmf/internal/sharedtest"
 )
-
-// sharedDir finds ../shared: $DEEPNMF_SHARED, else the sibling "shared" of the
-// repository root. Under CI=true a missing directory fails the test.
-func sharedDir(t testing.TB) string {
-	if d := os.Getenv("DEEPNMF_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(dir), "shared")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
-
-// sharedFile returns the path of a file under ../shared, skipping (or, under
-// CI=true, failing) when it is missing.
-func sharedFile(t testing.TB, rel string) string {
-	p := filepath.Join(sharedDir(t), rel)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared file missing under CI: %v", err)
-		}
-		t.Skipf("shared file missing: %v", err)
-	}
-	return p
-}
-
-type goldenTensor struct {
-	Shape []int     `json:"shape"`
-	Data  []float32 `json:"data"`
-}
 
 type goldenNet struct {
 	Meta struct {
@@ -69,22 +31,17 @@ type goldenNet struct {
 			} `json:"zero_in_exact_arithmetic_grads"`
 		} `json:"checks"`
 	} `json:"meta"`
-	Tensors map[string]goldenTensor `json:"tensors"`
+	Tensors map[string]sharedtest.Tensor `json:"tensors"`
 }
 
-func loadGoldenNet(t testing.TB, path string) *goldenNet {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+// loadGoldenNet reads ../shared/golden/<name>.
+func loadGoldenNet(t testing.TB, name string) *goldenNet {
 	var g goldenNet
-	if err := json.Unmarshal(data, &g); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	sharedtest.ReadJSON(t, &g, "golden", name)
 	return &g
 }
 
-// relDiff returns ‖a−b‖ and ‖b‖ in float64.
+// diffNorms returns ‖a−b‖ and ‖b‖ in float64.
 func diffNorms(a, b []float32) (diff, ref float64) {
 	for i := range b {
 		d := float64(a[i]) - float64(b[i])
@@ -133,7 +90,7 @@ func rowsToNCHW(y []float32, batch, c, hw int) []float32 {
 }
 
 func TestGoldenNetworks(t *testing.T) {
-	dir := filepath.Dir(sharedFile(t, "golden/net_cnmf_1x1.json"))
+	dir := filepath.Dir(sharedtest.Path(t, "golden", "net_cnmf_1x1.json"))
 	files, err := filepath.Glob(filepath.Join(dir, "net_*.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +101,7 @@ func TestGoldenNetworks(t *testing.T) {
 	sort.Strings(files)
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".json")
-		g := loadGoldenNet(t, f)
+		g := loadGoldenNet(t, filepath.Base(f))
 		for _, threads := range []int{1, 2} {
 			t.Run(name+"/threads="+strconv.Itoa(threads), func(t *testing.T) {
 				checkGoldenNet(t, g, threads)

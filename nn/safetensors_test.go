@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deepnmf/deepnmf/internal/sharedtest"
 )
 
 func TestSafetensorsRoundTrip(t *testing.T) {
@@ -159,7 +161,7 @@ func TestWeightsSaveLoad(t *testing.T) {
 
 // Weights written by the official PyTorch code load under the official keys.
 func TestLoadPyTorchWeights(t *testing.T) {
-	dir := filepath.Dir(sharedFile(t, "golden/torch_cnmf_1x1/model.safetensors"))
+	dir := filepath.Dir(sharedtest.Path(t, "golden", "torch_cnmf_1x1", "model.safetensors"))
 	cfg, err := LoadConfig(filepath.Join(dir, "network.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -3,49 +3,15 @@ package train
 import (
 	"bufio"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/deepnmf/deepnmf/internal/sharedtest"
 	"github.com/deepnmf/deepnmf/nn"
 )
 
-// sharedDir finds ../shared: $DEEPNMF_SHARED, else the sibling "shared" of
-// the repository root.
-func sharedDir(t *testing.T) string {
-	if d := os.Getenv("DEEPNMF_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(dir), "shared")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
-func needShared(t *testing.T, rel string) string {
-	t.Helper()
-	path := filepath.Join(sharedDir(t), rel)
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: %v", path, err)
-		}
-		t.Skipf("%s not available: %v", path, err)
-	}
-	return path
-}
-
 func TestMetricsHeaderMatchesReference(t *testing.T) {
-	f, err := os.Open(needShared(t, "reference/cnmf_1x1_seed21.csv"))
+	f, err := os.Open(sharedtest.Path(t, "reference", "cnmf_1x1_seed21.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
