@@ -1,19 +1,14 @@
 package data
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"testing"
-)
 
-type goldenTensor struct {
-	Shape []int     `json:"shape"`
-	Data  []float32 `json:"data"`
-}
+	"github.com/deepnmf/deepnmf/internal/sharedtest"
+)
 
 type augmentGolden struct {
 	Meta struct {
@@ -25,26 +20,20 @@ type augmentGolden struct {
 			Tensor string  `json:"tensor"`
 		} `json:"jitter"`
 	} `json:"meta"`
-	Tensors map[string]goldenTensor `json:"tensors"`
+	Tensors map[string]sharedtest.Tensor `json:"tensors"`
 }
 
 func loadAugmentGolden(t *testing.T) *augmentGolden {
 	t.Helper()
-	raw, err := os.ReadFile(sharedPath(t, "golden/augment.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g augmentGolden
-	if err := json.Unmarshal(raw, &g); err != nil {
-		t.Fatal(err)
-	}
+	sharedtest.ReadJSON(t, &g, "golden", "augment.json")
 	if len(g.Meta.Jitter) != 2 {
 		t.Fatalf("augment.json: %d jitter entries, want 2", len(g.Meta.Jitter))
 	}
 	return &g
 }
 
-func (g *augmentGolden) tensor(t *testing.T, name string) goldenTensor {
+func (g *augmentGolden) tensor(t *testing.T, name string) sharedtest.Tensor {
 	t.Helper()
 	v, ok := g.Tensors[name]
 	if !ok {
@@ -67,7 +56,7 @@ func maxAbsDiff(a, b []float32) float64 {
 }
 
 // perImage applies op to every image of an N×C×H×W batch copy.
-func perImage(in goldenTensor, op func(img []float32, c, hw int)) []float32 {
+func perImage(in sharedtest.Tensor, op func(img []float32, c, hw int)) []float32 {
 	out := slices.Clone(in.Data)
 	n, c, hw := in.Shape[0], in.Shape[1], in.Shape[2]*in.Shape[3]
 	for i := range n {
@@ -76,7 +65,7 @@ func perImage(in goldenTensor, op func(img []float32, c, hw int)) []float32 {
 	return out
 }
 
-func cropBatch(in goldenTensor, top, left, ch, cw int, flip bool) []float32 {
+func cropBatch(in sharedtest.Tensor, top, left, ch, cw int, flip bool) []float32 {
 	n, c, h, w := in.Shape[0], in.Shape[1], in.Shape[2], in.Shape[3]
 	out := make([]float32, n*c*ch*cw)
 	for i := range n {
@@ -120,7 +109,7 @@ func TestAugmentGolden(t *testing.T) {
 		copy(j.order[:], jm.Order)
 		cases[jm.Tensor] = perImage(in, j.apply)
 		if jm.Tensor == "jitter_order_3_0_2_1" {
-			cropped := goldenTensor{Shape: []int{3, 3, 6, 6}, Data: cropBatch(in, 1, 2, 6, 6, true)}
+			cropped := sharedtest.Tensor{Shape: []int{3, 3, 6, 6}, Data: cropBatch(in, 1, 2, 6, 6, true)}
 			cases["crop_hflip_jitter_order_3_0_2_1"] = perImage(cropped, j.apply)
 		}
 	}
@@ -172,7 +161,7 @@ func TestJitterIsComposition(t *testing.T) {
 				got := perImage(in, j.apply)
 				want := slices.Clone(in.Data)
 				for _, op := range order {
-					want = perImage(goldenTensor{Shape: in.Shape, Data: want}, ops[op])
+					want = perImage(sharedtest.Tensor{Shape: in.Shape, Data: want}, ops[op])
 				}
 				if !slices.Equal(got, want) {
 					t.Errorf("order %v: jitter differs from its ops in sequence", order)

@@ -6,12 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/deepnmf/deepnmf/internal/sharedtest"
 )
 
 // go test ./data/ -run '^$' -bench . -benchtime 3x
 
 func BenchmarkLoadCIFAR10Folder(b *testing.B) {
-	root := sharedPath(b, "data")
+	root := sharedtest.Path(b, "data")
 	for b.Loop() {
 		if _, err := Load("cifar10", root); err != nil {
 			b.Fatal(err)
@@ -21,7 +23,7 @@ func BenchmarkLoadCIFAR10Folder(b *testing.B) {
 
 // The official format: the batches in a tar.gz, read by streaming.
 func BenchmarkLoadCIFAR10Archive(b *testing.B) {
-	src := filepath.Join(sharedPath(b, "data"), "cifar10", cifarFolder)
+	src := filepath.Join(sharedtest.Path(b, "data"), "cifar10", cifarFolder)
 	root := b.TempDir()
 	os.MkdirAll(filepath.Join(root, "cifar10"), 0o755)
 	out, err := os.Create(filepath.Join(root, "cifar10", cifarArchive))

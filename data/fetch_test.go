@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/deepnmf/deepnmf/internal/sharedtest"
 )
 
 func md5Hex(b []byte) string {
@@ -175,7 +177,7 @@ func TestFetchFile(t *testing.T) {
 // Fetch of a whole dataset from a mirror that serves the official MNIST
 // files (../shared/data/mnist holds them, with the published MD5s).
 func TestFetchDatasetFromMirror(t *testing.T) {
-	src := sharedPath(t, "data/mnist")
+	src := sharedtest.Path(t, "data", "mnist")
 	files := map[string][]byte{}
 	for _, f := range remotes["mnist"].files {
 		b, err := os.ReadFile(filepath.Join(src, f.name))

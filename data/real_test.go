@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
+
+	"github.com/deepnmf/deepnmf/internal/sharedtest"
 )
 
 // sha256 sums published in ../shared/data/README.md: of the decompressed IDX
@@ -49,7 +51,7 @@ func cifarBatchBytes(s *Split, first, n int) []byte {
 // The datasets in ../shared/data load, have the official class counts, and
 // re-encoded give back the published sums (so no byte is lost or moved).
 func TestLoadSharedDatasets(t *testing.T) {
-	root := sharedPath(t, "data")
+	root := sharedtest.Path(t, "data")
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			ds, err := Load(name, root)
