@@ -1,51 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deepnmf/deepnmf/internal/sharedtest"
 )
 
-// dataTestShared returns ../shared/data/<rel> (or $DEEPNMF_SHARED/data/<rel>);
-// missing files fail under CI=true and skip elsewhere.
-func dataTestShared(t *testing.T, rel string) string {
-	t.Helper()
-	dir := os.Getenv("DEEPNMF_SHARED")
-	if dir == "" {
-		wd, _ := os.Getwd()
-		for d := wd; filepath.Dir(d) != d; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(filepath.Dir(d), "shared")
-				break
-			}
-		}
-	}
-	p := filepath.Join(dir, "data", rel)
-	if _, err := os.Stat(p); dir == "" || err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared data %s missing", p)
-		}
-		t.Skipf("shared data %s missing", p)
-	}
-	return p
-}
-
-func runDeepnmf(args ...string) (string, string, error) {
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), errOut.String(), err
-}
-
 func TestDataVerifyShared(t *testing.T) {
-	dir := dataTestShared(t, "")
+	dir := sharedtest.Path(t, "data")
 	for _, tc := range []struct{ name, train, test, perClass string }{
 		{"cifar10", "50000", "10000", "airplane   5000   1000"},
 		{"mnist", "60000", "10000", "5923    980"},
@@ -64,7 +31,7 @@ func TestDataVerifyShared(t *testing.T) {
 }
 
 func TestDataVerifyDefects(t *testing.T) {
-	src := dataTestShared(t, "mnist")
+	src := sharedtest.Path(t, "data", "mnist")
 	root := t.TempDir()
 	dst := filepath.Join(root, "mnist")
 	os.MkdirAll(dst, 0o755)
@@ -100,7 +67,7 @@ func TestDataVerifyDefects(t *testing.T) {
 
 // fetch from a mirror (--base-url) that serves the official MNIST files.
 func TestDataFetch(t *testing.T) {
-	src := dataTestShared(t, "mnist")
+	src := sharedtest.Path(t, "data", "mnist")
 	srv := httptest.NewServer(http.FileServer(http.Dir(src)))
 	defer srv.Close()
 	root := t.TempDir()

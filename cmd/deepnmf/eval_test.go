@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -9,48 +8,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deepnmf/deepnmf/internal/sharedtest"
 	"github.com/deepnmf/deepnmf/nn"
 )
-
-// sharedPath returns ../shared/<rel> (or $DEEPNMF_SHARED/<rel>); a missing file
-// fails under CI=true and skips elsewhere.
-func sharedPath(t *testing.T, rel string) string {
-	t.Helper()
-	dir := os.Getenv("DEEPNMF_SHARED")
-	if dir == "" {
-		wd, _ := os.Getwd()
-		for d := wd; filepath.Dir(d) != d; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(filepath.Dir(d), "shared")
-				break
-			}
-		}
-	}
-	p := filepath.Join(dir, rel)
-	if _, err := os.Stat(p); dir == "" || err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared file %s missing", p)
-		}
-		t.Skipf("shared file %s missing", p)
-	}
-	return p
-}
-
-func execute(args ...string) (string, error) {
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String() + errOut.String(), err
-}
 
 // The weights PyTorch trained for one epoch give PyTorch's test accuracy
 // (5411/10000: batch 50, file order, CenterCrop 28, BatchNorm batch statistics).
 func TestEvalPyTorchWeights(t *testing.T) {
-	dir := filepath.Dir(sharedPath(t, "golden/torch_cnmf_1x1/model.safetensors"))
-	dataDir := filepath.Dir(sharedPath(t, "data/cifar10"))
+	dir := filepath.Dir(sharedtest.Path(t, "golden", "torch_cnmf_1x1", "model.safetensors"))
+	dataDir := filepath.Dir(sharedtest.Path(t, "data", "cifar10"))
 	var want struct {
 		TestAccuracy float64 `json:"test_accuracy"`
 		N            int     `json:"n"`
@@ -128,8 +94,8 @@ func TestInspect(t *testing.T) {
 // --run finds the weights (final, else the checkpoint), the config and the
 // dataset in a run directory; weights saved by deepnmf need no --config.
 func TestEvalRunDir(t *testing.T) {
-	src := filepath.Dir(sharedPath(t, "golden/torch_cnmf_1x1/model.safetensors"))
-	dataDir := filepath.Dir(sharedPath(t, "data/cifar10"))
+	src := filepath.Dir(sharedtest.Path(t, "golden", "torch_cnmf_1x1", "model.safetensors"))
+	dataDir := filepath.Dir(sharedtest.Path(t, "data", "cifar10"))
 	run := t.TempDir()
 	copyFile := func(from, to string) {
 		b, err := os.ReadFile(from)
