@@ -50,12 +50,31 @@ func (b *layerBase) firstErr() error {
 	return nil
 }
 
+// shardedLayer is a layer whose forward and backward are each one run of a
+// shard function over the pool.
+type shardedLayer struct {
+	layerBase
+	fwd, bwd func(shard int)
+}
+
+func (l *shardedLayer) forward(batch int) error {
+	l.batch = batch
+	l.pool.Run(l.fwd)
+	return l.firstErr()
+}
+
+func (l *shardedLayer) backward(batch int) error {
+	if l.skipGX {
+		return nil
+	}
+	l.batch = batch
+	l.pool.Run(l.bwd)
+	return l.firstErr()
+}
+
 // ---------------------------------------------------------------- ReLU
 
-type reluLayer struct {
-	layerBase
-	fwd, bwd func(int)
-}
+type reluLayer struct{ shardedLayer }
 
 func newReLU(in Shape) *reluLayer {
 	l := &reluLayer{}
@@ -65,12 +84,6 @@ func newReLU(in Shape) *reluLayer {
 	return l
 }
 
-func (l *reluLayer) forward(batch int) error {
-	l.batch = batch
-	l.pool.Run(l.fwd)
-	return nil
-}
-
 func (l *reluLayer) forwardShard(s int) {
 	lo, hi := l.span(l.rowsIn(), s)
 	c := l.in.C
@@ -78,12 +91,6 @@ func (l *reluLayer) forwardShard(s int) {
 	for i, v := range x {
 		y[i] = max(v, 0)
 	}
-}
-
-func (l *reluLayer) backward(batch int) error {
-	l.batch = batch
-	l.pool.Run(l.bwd)
-	return nil
 }
 
 func (l *reluLayer) backwardShard(s int) {
@@ -107,10 +114,9 @@ func (l *reluLayer) backwardShard(s int) {
 // positions (padding) read as zero. The network's first Unfold reads the NCHW
 // input directly; every other one reads channels-last rows.
 type unfoldLayer struct {
-	layerBase
+	shardedLayer
 	geom      kernels.UnfoldGeom // N is set per shard
 	nchwInput bool
-	fwd, bwd  func(int)
 }
 
 func newUnfold(in Shape, kh, kw, sh, sw, ph, pw, dh, dw int) (*unfoldLayer, error) {
@@ -127,12 +133,6 @@ func newUnfold(in Shape, kh, kw, sh, sw, ph, pw, dh, dw int) (*unfoldLayer, erro
 	return l, nil
 }
 
-func (l *unfoldLayer) forward(batch int) error {
-	l.batch = batch
-	l.pool.Run(l.fwd)
-	return l.firstErr()
-}
-
 // Shards split the batch by sample: patches of different samples never share
 // input positions, so the backward's accumulation needs no synchronisation.
 func (l *unfoldLayer) forwardShard(s int) {
@@ -145,15 +145,6 @@ func (l *unfoldLayer) forwardShard(s int) {
 	} else {
 		l.shardErrs[s] = kernels.UnfoldRows(g, l.x[lo*in:hi*in], l.y[lo*out:hi*out])
 	}
-}
-
-func (l *unfoldLayer) backward(batch int) error {
-	if l.skipGX {
-		return nil
-	}
-	l.batch = batch
-	l.pool.Run(l.bwd)
-	return l.firstErr()
 }
 
 func (l *unfoldLayer) backwardShard(s int) {
@@ -201,10 +192,7 @@ func (l *identityLayer) backward(int) error { return nil }
 const l1Guard = float32(1e-19) // the official literal 10e-20
 
 // l1NormLayer divides every row by its sum: y = x / (Σx + 1e-19).
-type l1NormLayer struct {
-	layerBase
-	fwd, bwd func(int)
-}
+type l1NormLayer struct{ shardedLayer }
 
 func newL1Norm(in Shape) *l1NormLayer {
 	l := &l1NormLayer{}
@@ -212,12 +200,6 @@ func newL1Norm(in Shape) *l1NormLayer {
 	l.info.Type, l.info.Desc = "L1NormLayer", "L1NormLayer()"
 	l.fwd, l.bwd = l.forwardShard, l.backwardShard
 	return l
-}
-
-func (l *l1NormLayer) forward(batch int) error {
-	l.batch = batch
-	l.pool.Run(l.fwd)
-	return nil
 }
 
 func (l *l1NormLayer) forwardShard(s int) {
@@ -234,15 +216,6 @@ func (l *l1NormLayer) forwardShard(s int) {
 			y[i] = v * inv
 		}
 	}
-}
-
-func (l *l1NormLayer) backward(batch int) error {
-	if l.skipGX {
-		return nil
-	}
-	l.batch = batch
-	l.pool.Run(l.bwd)
-	return nil
 }
 
 // backwardShard: ∂L/∂x_j = (g_j − Σ_c g_c y_c) / (Σx + 1e-19).
@@ -623,11 +596,10 @@ func (l *batchNormLayer) gradApplyShard(s int) {
 // poolLayer is AvgPool2d (count_include_pad, floor mode) or MaxPool2d. Windows
 // may overlap, so the backward splits the work by sample.
 type poolLayer struct {
-	layerBase
+	shardedLayer
 	maxPool                bool
 	kh, kw, sh, sw, ph, pw int
 	argmax                 []int32 // input row of each output element's maximum (max pooling)
-	fwd, bwd               func(int)
 }
 
 func newPool(in Shape, maxPool bool, kh, kw, sh, sw, ph, pw int) (*poolLayer, error) {
@@ -647,12 +619,6 @@ func newPool(in Shape, maxPool bool, kh, kw, sh, sw, ph, pw int) (*poolLayer, er
 	}
 	l.fwd, l.bwd = l.forwardShard, l.backwardShard
 	return l, nil
-}
-
-func (l *poolLayer) forward(batch int) error {
-	l.batch = batch
-	l.pool.Run(l.fwd)
-	return nil
 }
 
 func (l *poolLayer) forwardShard(s int) {
@@ -707,15 +673,6 @@ func (l *poolLayer) forwardShard(s int) {
 	}
 }
 
-func (l *poolLayer) backward(batch int) error {
-	if l.skipGX {
-		return nil
-	}
-	l.batch = batch
-	l.pool.Run(l.bwd)
-	return nil
-}
-
 func (l *poolLayer) backwardShard(s int) {
 	lo, hi := l.span(l.batch, s)
 	C, H, W := l.in.C, l.in.H, l.in.W
@@ -758,10 +715,7 @@ func (l *poolLayer) backwardShard(s int) {
 // ---------------------------------------------------------------- Softmax
 
 // softmaxLayer is Softmax over the channels of each row, with max subtraction.
-type softmaxLayer struct {
-	layerBase
-	fwd, bwd func(int)
-}
+type softmaxLayer struct{ shardedLayer }
 
 func newSoftmax(in Shape) *softmaxLayer {
 	l := &softmaxLayer{}
@@ -769,12 +723,6 @@ func newSoftmax(in Shape) *softmaxLayer {
 	l.info.Type, l.info.Desc = "Softmax", "Softmax(dim=1)"
 	l.fwd, l.bwd = l.forwardShard, l.backwardShard
 	return l
-}
-
-func (l *softmaxLayer) forward(batch int) error {
-	l.batch = batch
-	l.pool.Run(l.fwd)
-	return nil
 }
 
 func (l *softmaxLayer) forwardShard(s int) {
@@ -797,12 +745,6 @@ func (l *softmaxLayer) forwardShard(s int) {
 			y[c] *= inv
 		}
 	}
-}
-
-func (l *softmaxLayer) backward(batch int) error {
-	l.batch = batch
-	l.pool.Run(l.bwd)
-	return nil
 }
 
 // backwardShard: ∂L/∂x = y ⊙ (g − Σ g·y).
