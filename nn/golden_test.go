@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -140,7 +141,7 @@ func checkGoldenNet(t *testing.T, g *goldenNet, threads int) {
 		default:
 			got = []int{l.Out.C, l.Out.H, l.Out.W}
 		}
-		if l.Index != gl.Index || l.Type != gl.Type || !equalInts(got, want) {
+		if l.Index != gl.Index || l.Type != gl.Type || !slices.Equal(got, want) {
 			t.Errorf("layer %d: got %d %s %v, golden %d %s %v", i, l.Index, l.Type, got, gl.Index, gl.Type, want)
 		}
 	}
@@ -162,7 +163,7 @@ func checkGoldenNet(t *testing.T, g *goldenNet, threads int) {
 		if !ok {
 			t.Fatalf("parameter %s not in the golden file", p.Key)
 		}
-		if !equalInts(gt.Shape, p.Shape) {
+		if !slices.Equal(gt.Shape, p.Shape) {
 			t.Fatalf("parameter %s: shape %v, golden %v", p.Key, p.Shape, gt.Shape)
 		}
 		if g.Meta.ParameterGroups[p.Key] != p.Group.String() {
@@ -232,16 +233,4 @@ func checkGoldenNet(t *testing.T, g *goldenNet, threads int) {
 		}
 		check("grad "+p.Key, p.Grad, want, 0)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

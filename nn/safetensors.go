@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -259,7 +260,7 @@ func (n *Network) LoadWeights(path string) error {
 			errs = append(errs, fmt.Errorf("key %q (shape %v) is missing", w.Name, w.Shape))
 			continue
 		}
-		if !equalShape(t.Shape, w.Shape) {
+		if !slices.Equal(t.Shape, w.Shape) {
 			errs = append(errs, fmt.Errorf("key %q has shape %v, the network needs %v", w.Name, t.Shape, w.Shape))
 		}
 		found[i] = t.Data
@@ -280,16 +281,4 @@ func (n *Network) LoadWeights(path string) error {
 		copy(w.Data, found[i])
 	}
 	return nil
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,7 +34,7 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 	}
 	for _, w := range in {
 		g := out[w.Name]
-		if !equalInts(g.Shape, w.Shape) || len(g.Data) != len(w.Data) {
+		if !slices.Equal(g.Shape, w.Shape) || len(g.Data) != len(w.Data) {
 			t.Fatalf("%s: shape %v, want %v", w.Name, g.Shape, w.Shape)
 		}
 		for i := range w.Data {
