@@ -230,23 +230,6 @@ func cropBytes(dst []float32, src []uint8, c, h, w, top, left, ch, cw int, flip 
 	}
 }
 
-// cropFloats is cropBytes for float32 images (the golden tests use it).
-func cropFloats(dst, src []float32, c, h, w, top, left, ch, cw int, flip bool) {
-	for k := range c {
-		for i := range ch {
-			row := src[(k*h+top+i)*w+left : (k*h+top+i)*w+left+cw]
-			out := dst[(k*ch+i)*cw : (k*ch+i+1)*cw]
-			if flip {
-				for j, v := range row {
-					out[cw-1-j] = v
-				}
-			} else {
-				copy(out, row)
-			}
-		}
-	}
-}
-
 // centerOffset is torchvision's center_crop offset, int(round((size−crop)/2)).
 func centerOffset(size, crop int) int {
 	return int(math.RoundToEven(float64(size-crop) / 2))

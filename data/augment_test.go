@@ -55,6 +55,23 @@ func maxAbsDiff(a, b []float32) float64 {
 	return m
 }
 
+// cropFloats is cropBytes for float32 images, which the golden file holds.
+func cropFloats(dst, src []float32, c, h, w, top, left, ch, cw int, flip bool) {
+	for k := range c {
+		for i := range ch {
+			row := src[(k*h+top+i)*w+left : (k*h+top+i)*w+left+cw]
+			out := dst[(k*ch+i)*cw : (k*ch+i+1)*cw]
+			if flip {
+				for j, v := range row {
+					out[cw-1-j] = v
+				}
+			} else {
+				copy(out, row)
+			}
+		}
+	}
+}
+
 // perImage applies op to every image of an N×C×H×W batch copy.
 func perImage(in sharedtest.Tensor, op func(img []float32, c, hw int)) []float32 {
 	out := slices.Clone(in.Data)
