@@ -42,15 +42,7 @@ func TestPredictImageMatchesEvalLoader(t *testing.T) {
 				img.SetNRGBA(x, y, color.NRGBA{split.Images[p], split.Images[1024+p], split.Images[2048+p], 255})
 			}
 		}
-		path := filepath.Join(dir, "img.png")
-		f, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := png.Encode(f, img); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
+		path := writePNG(t, filepath.Join(dir, "img.png"), img)
 		got := make([]float32, len(want))
 		if err := loadImage(path, info, got); err != nil {
 			t.Fatal(err)
@@ -76,15 +68,7 @@ func TestPredictImageOddSizes(t *testing.T) {
 		for i := range img.Pix {
 			img.Pix[i] = uint8(i * 7)
 		}
-		path := filepath.Join(dir, "odd.png")
-		f, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := png.Encode(f, img); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
+		path := writePNG(t, filepath.Join(dir, "odd.png"), img)
 		got := make([]float32, 24*24)
 		if err := loadImage(path, info, got); err != nil {
 			t.Fatal(err)
@@ -95,4 +79,17 @@ func TestPredictImageOddSizes(t *testing.T) {
 			}
 		}
 	}
+}
+
+func writePNG(t *testing.T, path string, img image.Image) string {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
