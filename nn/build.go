@@ -191,6 +191,9 @@ func Build(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netw
 	if err := checkElements("nn: input batch", maxBatch, in.C, in.H, in.W); err != nil {
 		return nil, err
 	}
+	if opt.Iterations < 0 {
+		return nil, fmt.Errorf("nn: %d NNMF iterations (0 keeps the config's)", opt.Iterations)
+	}
 	if opt.Threads < 1 {
 		opt.Threads = 1
 	}

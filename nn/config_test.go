@@ -298,9 +298,10 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// TestBuildRefusesHugeTensors: shapes whose element counts overflow or exceed
-// the int32 range are errors, not makeslice panics or out-of-memory crashes.
-func TestBuildRefusesHugeTensors(t *testing.T) {
+// TestBuildRefusesBadShapesAndOptions: shapes whose element counts overflow
+// or exceed the int32 range are errors, not makeslice panics or out-of-memory
+// crashes; so is a negative iteration override.
+func TestBuildRefusesBadShapesAndOptions(t *testing.T) {
 	cfg, err := Preset("cnmf_1x1")
 	if err != nil {
 		t.Fatal(err)
@@ -309,6 +310,9 @@ func TestBuildRefusesHugeTensors(t *testing.T) {
 		if _, err := Build(cfg, in, 1, Options{}, 1); err == nil || !strings.Contains(err.Error(), "elements") {
 			t.Errorf("input %v: want an error about the element count, got %v", in, err)
 		}
+	}
+	if _, err := Build(cfg, Shape{3, 28, 28}, 1, Options{Iterations: -1}, 1); err == nil || !strings.Contains(err.Error(), "-1 NNMF iterations") {
+		t.Errorf("-1 iterations: want an error, got %v", err)
 	}
 	cfg.NumberOfNeuronsA[0] = 1 << 40
 	cfg.NumberOfNeuronsB[0] = -1

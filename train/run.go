@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -150,12 +151,7 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 		if entries, err := os.ReadDir(runDir); err == nil && len(entries) > 0 {
 			return nil, fmt.Errorf("run directory %s already exists and is not empty (use --resume to continue it, or another --out)", runDir)
 		}
-		if opts.Config != "" {
-			netCfg, err = nn.LoadConfig(opts.Config)
-		} else {
-			netCfg, err = nn.Preset(opts.Model)
-		}
-		if err != nil {
+		if netCfg, err = opts.NetworkConfig(); err != nil {
 			return nil, err
 		}
 		s.Info = RunInfo{
@@ -164,7 +160,7 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 		}
 	}
 	s.Opts, s.NetCfg = opts, netCfg
-	if err := opts.validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	method, err := nnmf.ParseMethod(opts.Backward)
@@ -242,7 +238,17 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 	return s, nil
 }
 
-func (o Options) validate() error {
+// NetworkConfig reads the network of a new run: Config, else the preset Model.
+func (o Options) NetworkConfig() (*nn.Config, error) {
+	if o.Config != "" {
+		return nn.LoadConfig(o.Config)
+	}
+	return nn.Preset(o.Model)
+}
+
+// Validate checks every option that needs neither the data nor the network,
+// so that a command rejects a bad flag before it loads or downloads a dataset.
+func (o Options) Validate() error {
 	switch {
 	case o.Epochs < 1:
 		return fmt.Errorf("--epochs must be at least 1, got %d", o.Epochs)
@@ -252,10 +258,24 @@ func (o Options) validate() error {
 		return fmt.Errorf("--threads must be at least 1, got %d", o.Threads)
 	case o.LimitTrain < 0 || o.LimitTest < 0:
 		return errors.New("--limit-train and --limit-test must not be negative")
+	case o.Iterations < 0:
+		return fmt.Errorf("--iterations must not be negative (0 keeps the config's), got %d", o.Iterations)
 	case o.LossMode != 0 && o.LossMode != 1:
 		return fmt.Errorf("--loss-mode must be 0 (MSE+KL) or 1 (cross-entropy), got %d", o.LossMode)
 	}
-	return nil
+	for g, lr := range o.LR {
+		if !(lr > 0) || math.IsInf(lr, 1) {
+			return fmt.Errorf("the learning rate of group %q must be positive and finite, got %g", nn.Group(g), lr)
+		}
+	}
+	if _, err := data.Lookup(o.Dataset); err != nil {
+		return err
+	}
+	if _, err := nnmf.ParseMethod(o.Backward); err != nil {
+		return err
+	}
+	_, err := ParseAugment(o.Augment)
+	return err
 }
 
 // Train runs the session to its end and writes final.safetensors. Progress

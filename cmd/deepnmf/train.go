@@ -108,6 +108,15 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 			} else if runDir == "" {
 				runDir = opts.DefaultRunDir(time.Now())
 			}
+			if !isResume {
+				// Reject a bad flag before a dataset is loaded, or downloaded.
+				if err := opts.Validate(); err != nil {
+					return err
+				}
+				if _, err := opts.NetworkConfig(); err != nil {
+					return err
+				}
+			}
 			dataset, dataDir := opts.Dataset, opts.DataDir
 			if isResume {
 				info, err := train.LoadRunOptions(runDir)

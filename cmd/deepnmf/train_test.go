@@ -15,6 +15,12 @@ func TestTrainFlagErrors(t *testing.T) {
 		{[]string{"--resume", "somedir", "--seed", "3"}, "--seed cannot change on --resume"},
 		{[]string{"--resume"}, "--resume needs a run directory"},
 		{[]string{"stray"}, `unexpected argument "stray"`},
+		// Rejected before the dataset is looked for (there is none here).
+		{[]string{"--iterations", "-1", "--data-dir", t.TempDir()}, "--iterations must not be negative"},
+		{[]string{"--epochs", "0", "--data-dir", t.TempDir()}, "--epochs must be at least 1"},
+		{[]string{"--backward", "nope", "--data-dir", t.TempDir()}, `unknown NNMF backward method "nope"`},
+		{[]string{"--lr-a", "-1", "--data-dir", t.TempDir()}, `group "neuron a" must be positive`},
+		{[]string{"--model", "nope", "--data-dir", t.TempDir()}, `unknown network preset "nope"`},
 		{[]string{"--resume", t.TempDir()}, "resume"}, // no run.json there
 	} {
 		cmd := newTrainCmd()
