@@ -103,11 +103,11 @@ func LoadRunOptions(runDir string) (RunInfo, error) {
 	path := filepath.Join(runDir, "run.json")
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return RunInfo{}, fmt.Errorf("resume: %w (is %s a run directory?)", err, runDir)
+		return RunInfo{}, fmt.Errorf("%w (is %s a run directory?)", err, runDir)
 	}
 	var info RunInfo
 	if err := json.Unmarshal(raw, &info); err != nil {
-		return RunInfo{}, fmt.Errorf("resume: %s: %w", path, err)
+		return RunInfo{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return info, nil
 }
@@ -124,7 +124,7 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 	if resume {
 		info, err := LoadRunOptions(runDir)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("resume: %w", err)
 		}
 		// Only the epoch cap, the thread count (the continuation is then no
 		// longer bit-identical) and the data location may change.

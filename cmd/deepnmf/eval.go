@@ -11,6 +11,7 @@ import (
 
 	"github.com/deepnmf/deepnmf/data"
 	"github.com/deepnmf/deepnmf/nn"
+	"github.com/deepnmf/deepnmf/train"
 )
 
 func init() { subcommands = append(subcommands, newEvalCmd) }
@@ -53,7 +54,7 @@ load directly.`,
   deepnmf eval --run runs/cnmf_1x1 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := runEval(f, cmd.Flags().Changed("dataset"))
+			res, err := runEval(f, cmd.Flags().Changed)
 			if err != nil {
 				return err
 			}
@@ -74,42 +75,27 @@ load directly.`,
 	fl.IntVar(&f.batchSize, "batch-size", data.DefaultBatchSize, "test batch size (BatchNorm uses each batch's statistics)")
 	fl.IntVar(&f.threads, "threads", 1, "worker threads (shards of every batch)")
 	fl.IntVar(&f.limit, "limit", 0, "evaluate only the first N test images (0 = all)")
-	fl.BoolVar(&f.runningStats, "running-stats", false, "the weights carry BatchNorm running statistics (networks trained with them); use them instead of batch statistics")
+	fl.BoolVar(&f.runningStats, "running-stats", false, "the weights carry BatchNorm running statistics (networks trained with them); use them instead of batch statistics (default with --run: as the run was trained)")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object")
 	return cmd
 }
 
-// runOptionsFile is the part of RUN_DIR/run.json that eval reads.
-type runOptionsFile struct {
-	Options struct {
-		Dataset string `json:"dataset"`
-	} `json:"options"`
-}
-
-func runEval(f evalFlags, datasetSet bool) (*evalResult, error) {
+// runEval evaluates as the flags say; changed tells which flags were given,
+// so that a run directory's options fill in the rest.
+func runEval(f evalFlags, changed func(flag string) bool) (*evalResult, error) {
 	if f.runDir == "" && f.weights == "" {
 		return nil, errors.New("eval: give --run RUN_DIR, or --weights FILE with --config FILE")
 	}
 	if f.runDir != "" {
-		if f.config == "" {
-			f.config = filepath.Join(f.runDir, "config.json")
+		opts, err := fromRunDir(f.runDir, &f.weights, &f.config)
+		if err != nil {
+			return nil, fmt.Errorf("eval: %w", err)
 		}
-		if f.weights == "" {
-			f.weights = filepath.Join(f.runDir, "final.safetensors")
-			if _, err := os.Stat(f.weights); err != nil {
-				f.weights = filepath.Join(f.runDir, "checkpoint", "model.safetensors")
-			}
+		if !changed("dataset") {
+			f.dataset = opts.Dataset
 		}
-		if !datasetSet {
-			if raw, err := os.ReadFile(filepath.Join(f.runDir, "run.json")); err == nil {
-				var ro runOptionsFile
-				if err := json.Unmarshal(raw, &ro); err != nil {
-					return nil, fmt.Errorf("eval: %s: %w", filepath.Join(f.runDir, "run.json"), err)
-				}
-				if ro.Options.Dataset != "" {
-					f.dataset = ro.Options.Dataset
-				}
-			}
+		if !changed("running-stats") {
+			f.runningStats = opts.RunningStats
 		}
 	}
 	var cfg *nn.Config
@@ -212,4 +198,24 @@ func evaluate(net *nn.Network, loader *data.Loader) (correct, n int, err error) 
 		n += count
 	}
 	return correct, n, nil
+}
+
+// fromRunDir fills in what a run directory provides and the flags left empty:
+// its config.json and its weights (final.safetensors, else the last
+// checkpoint's). It returns the options the run was trained with.
+func fromRunDir(runDir string, weights, config *string) (train.Options, error) {
+	info, err := train.LoadRunOptions(runDir)
+	if err != nil {
+		return train.Options{}, err
+	}
+	if *config == "" {
+		*config = filepath.Join(runDir, "config.json")
+	}
+	if *weights == "" {
+		*weights = filepath.Join(runDir, train.FinalFile)
+		if _, err := os.Stat(*weights); err != nil {
+			*weights = filepath.Join(runDir, train.CheckpointDir, train.ModelFile)
+		}
+	}
+	return info.Options, nil
 }

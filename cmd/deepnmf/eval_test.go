@@ -155,4 +155,16 @@ func TestEvalRunDir(t *testing.T) {
 	if again := evalJSON("--run", run); again.Weights != final {
 		t.Errorf("--run must prefer final.safetensors, used %s", again.Weights)
 	}
+
+	// A run trained with running statistics is evaluated with them: these
+	// weights have none, so the run's choice shows as a missing key.
+	if err := os.WriteFile(filepath.Join(run, "run.json"), []byte(`{"options": {"dataset": "cifar10", "running_stats": true}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := execute("eval", "--data-dir", dataDir, "--limit", "50", "--run", run); err == nil || !strings.Contains(err.Error(), "running_mean") {
+		t.Errorf("--run of a running-stats run: want a missing running_mean, got %v\n%s", err, out)
+	}
+	if out, err := execute("eval", "--data-dir", dataDir, "--limit", "50", "--run", filepath.Join(run, "nonexistent")); err == nil || !strings.Contains(err.Error(), "run directory") {
+		t.Errorf("--run of a missing directory: %v\n%s", err, out)
+	}
 }

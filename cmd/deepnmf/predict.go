@@ -6,18 +6,14 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	_ "image/jpeg" // register the decoders image.Decode uses
-	_ "image/png"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 
 	"github.com/spf13/cobra"
 
 	"github.com/deepnmf/deepnmf/data"
 	"github.com/deepnmf/deepnmf/nn"
-	"github.com/deepnmf/deepnmf/train"
 )
 
 func init() { subcommands = append(subcommands, newPredictCmd) }
@@ -68,24 +64,15 @@ config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME
 			var cfg *nn.Config
 			var err error
 			if runDir != "" {
-				info, err := train.LoadRunOptions(runDir)
+				opts, err := fromRunDir(runDir, &weights, &configPath)
 				if err != nil {
 					return err
 				}
 				if !cmd.Flags().Changed("dataset") {
-					dataset = info.Options.Dataset
+					dataset = opts.Dataset
 				}
 				if !cmd.Flags().Changed("running-stats") {
-					runningStats = info.Options.RunningStats
-				}
-				if configPath == "" {
-					configPath = filepath.Join(runDir, "config.json")
-				}
-				if weights == "" {
-					weights = filepath.Join(runDir, train.FinalFile)
-					if _, err := os.Stat(weights); err != nil {
-						weights = filepath.Join(runDir, train.CheckpointDir, train.ModelFile)
-					}
+					runningStats = opts.RunningStats
 				}
 			}
 			if configPath == "" {

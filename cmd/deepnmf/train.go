@@ -121,7 +121,7 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 			if isResume {
 				info, err := train.LoadRunOptions(runDir)
 				if err != nil {
-					return err
+					return fmt.Errorf("--resume: %w", err)
 				}
 				dataset = info.Options.Dataset
 				if dataDir == "" {
