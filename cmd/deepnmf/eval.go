@@ -86,6 +86,9 @@ func runEval(f evalFlags, changed func(flag string) bool) (*evalResult, error) {
 	if f.runDir == "" && f.weights == "" {
 		return nil, errors.New("eval: give --run RUN_DIR, or --weights FILE with --config FILE")
 	}
+	if f.batchSize < 1 || f.threads < 1 || f.limit < 0 {
+		return nil, fmt.Errorf("eval: --batch-size and --threads must be at least 1 and --limit not negative, got %d, %d and %d", f.batchSize, f.threads, f.limit)
+	}
 	if f.runDir != "" {
 		opts, err := fromRunDir(f.runDir, &f.weights, &f.config)
 		if err != nil {
@@ -120,9 +123,6 @@ func runEval(f evalFlags, changed func(flag string) bool) (*evalResult, error) {
 	ds, err := data.Load(info.Name, root)
 	if err != nil {
 		return nil, err
-	}
-	if f.batchSize < 1 {
-		return nil, fmt.Errorf("eval: --batch-size %d < 1", f.batchSize)
 	}
 	loader, err := data.NewLoader(ds.Info, &ds.Test, data.LoaderConfig{BatchSize: f.batchSize, Limit: f.limit})
 	if err != nil {

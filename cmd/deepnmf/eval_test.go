@@ -49,6 +49,16 @@ func TestEvalErrors(t *testing.T) {
 	if _, err := execute("eval", "--weights", "x.safetensors"); err == nil {
 		t.Error("eval without a config must fail")
 	}
+	for _, bad := range [][]string{{"--threads", "0"}, {"--batch-size", "0"}, {"--limit", "-1"}} {
+		if _, err := execute(append([]string{"eval", "--weights", "x.safetensors", "--config", "cnmf_1x1"}, bad...)...); err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("eval %v: %v", bad, err)
+		}
+	}
+	for _, bad := range [][]string{{"--top", "0"}, {"--threads", "0"}} {
+		if _, err := execute(append([]string{"predict", "--weights", "x.safetensors", "--config", "cnmf_1x1", "x.png"}, bad...)...); err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("predict %v: %v", bad, err)
+		}
+	}
 	out, err := execute("eval", "--help")
 	if err != nil || !strings.Contains(out, "--weights") || !strings.Contains(out, "--run") {
 		t.Errorf("eval --help: %v\n%s", err, out)

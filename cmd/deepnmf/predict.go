@@ -61,6 +61,9 @@ config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME
 			if runDir == "" && weights == "" {
 				return errors.New("give --run RUN_DIR, or --weights FILE with --config")
 			}
+			if top < 1 || threads < 1 {
+				return fmt.Errorf("--top and --threads must be at least 1, got %d and %d", top, threads)
+			}
 			var cfg *nn.Config
 			var err error
 			if runDir != "" {
@@ -110,7 +113,7 @@ config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME
 			if classes != info.NumClasses() {
 				return fmt.Errorf("the network has %d outputs, dataset %s has %d classes", classes, info.Name, info.NumClasses())
 			}
-			k := min(max(top, 1), classes)
+			k := min(top, classes)
 			var preds []prediction
 			for i, f := range files {
 				row := probs[i*classes : (i+1)*classes]
