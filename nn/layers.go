@@ -35,7 +35,6 @@ type layerBase struct {
 func (b *layerBase) base() *layerBase { return b }
 
 func (b *layerBase) rowsIn() int  { return b.batch * b.in.H * b.in.W }
-func (b *layerBase) rowsOut() int { return b.batch * b.out.H * b.out.W }
 
 // span returns shard s's half-open share of n items.
 func (b *layerBase) span(n, s int) (int, int) { return kernels.Span(n, b.pool.Shards(), s) }

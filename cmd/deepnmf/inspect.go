@@ -69,10 +69,10 @@ Presets: ` + strings.Join(nn.PresetNames(), ", ") + `.`,
 			if err != nil {
 				return err
 			}
-			in := nn.Shape{C: 3, H: 28, W: 28}
 			if cmd.Flags().Changed("dataset") && cmd.Flags().Changed("input") {
 				return errors.New("inspect: give --dataset or --input, not both")
 			}
+			var in nn.Shape
 			if dataset != "" {
 				info, err := data.Lookup(dataset)
 				if err != nil {
