@@ -34,7 +34,7 @@ type layerBase struct {
 
 func (b *layerBase) base() *layerBase { return b }
 
-func (b *layerBase) rowsIn() int  { return b.batch * b.in.H * b.in.W }
+func (b *layerBase) rowsIn() int { return b.batch * b.in.H * b.in.W }
 
 // span returns shard s's half-open share of n items.
 func (b *layerBase) span(n, s int) (int, int) { return kernels.Span(n, b.pool.Shards(), s) }
