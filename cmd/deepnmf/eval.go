@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -124,12 +125,12 @@ func runEval(f evalFlags, changed func(flag string) bool) (*evalResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	loader, err := data.NewLoader(ds.Info, &ds.Test, data.LoaderConfig{BatchSize: f.batchSize, Limit: f.limit})
+	test, err := train.NewTestData(ds, f.batchSize, f.limit)
 	if err != nil {
 		return nil, err
 	}
-	c, h, w := loader.Shape()
-	net, err := nn.Build(cfg, nn.Shape{C: c, H: h, W: w}, f.batchSize, nn.Options{Threads: f.threads, RunningStats: f.runningStats}, 0)
+	in := nn.Shape{C: ds.Channels, H: ds.Crop, W: ds.Crop}
+	net, err := nn.Build(cfg, in, f.batchSize, nn.Options{Threads: f.threads, RunningStats: f.runningStats}, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +141,8 @@ func runEval(f evalFlags, changed func(flag string) bool) (*evalResult, error) {
 	if err := net.LoadWeights(f.weights); err != nil {
 		return nil, err
 	}
-	correct, n, err := evaluate(net, loader)
+	// The same test loop as training's, so that eval reproduces its test_acc.
+	correct, n, err := train.Evaluate(context.Background(), net, test, f.batchSize, in.C*in.H*in.W)
 	if err != nil {
 		return nil, err
 	}
@@ -166,40 +168,6 @@ func loadConfigOrPreset(s string) (*nn.Config, error) {
 // evaluate runs every batch of the loader in evaluation mode and counts the
 // images whose largest probability is at the true label (the first maximum
 // on ties, as torch.argmax).
-func evaluate(net *nn.Network, loader *data.Loader) (correct, n int, err error) {
-	net.SetTraining(false)
-	defer net.SetTraining(true)
-	c, h, w := loader.Shape()
-	bs := loader.BatchSize()
-	x := make([]float32, bs*c*h*w)
-	labels := make([]int, bs)
-	classes := net.Classes()
-	for b := 0; b < loader.NumBatches(); b++ {
-		count, err := loader.Fill(0, b, x, labels)
-		if err != nil {
-			return 0, 0, err
-		}
-		p, err := net.Forward(x, count)
-		if err != nil {
-			return 0, 0, fmt.Errorf("batch %d: %w", b, err)
-		}
-		for i := 0; i < count; i++ {
-			row := p[i*classes : (i+1)*classes]
-			best := 0
-			for k, v := range row {
-				if v > row[best] {
-					best = k
-				}
-			}
-			if best == labels[i] {
-				correct++
-			}
-		}
-		n += count
-	}
-	return correct, n, nil
-}
-
 // fromRunDir fills in what a run directory provides and the flags left empty:
 // its config.json and its weights (final.safetensors, else the last
 // checkpoint's). It returns the options the run was trained with.
