@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
+
+	"github.com/deepnmf/deepnmf/kernels"
 )
 
 func newRootCmd() *cobra.Command {
@@ -14,6 +18,13 @@ func newRootCmd() *cobra.Command {
 networks improves performance". Pure Go, CPU only.`,
 		SilenceUsage:  true,
 		SilenceErrors: false,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			// An unusable DEEPNMF_CPU falls back to the best path; say so, or
+			// a benchmark of the path asked for would silently measure another.
+			if err := kernels.CPUEnvError(); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", err)
+			}
+		},
 	}
 	for _, add := range subcommands {
 		root.AddCommand(add())
