@@ -148,12 +148,6 @@ func (c *Checkpointer) Save(e *Engine) error {
 	return WriteMetricsCSV(filepath.Join(c.RunDir, MetricsFile), e.Opt.Groups, e.History)
 }
 
-// Exists reports whether the run directory holds a checkpoint.
-func (c *Checkpointer) Exists() bool {
-	_, err := c.dir()
-	return err == nil
-}
-
 func (c *Checkpointer) dir() (string, error) {
 	for _, name := range []string{CheckpointDir, checkpointPrev} {
 		d := filepath.Join(c.RunDir, name)
