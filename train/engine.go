@@ -259,7 +259,7 @@ func (e *Engine) evaluate(ctx context.Context, epoch int) (correct, images int, 
 	}
 	for b := range nb {
 		if ctx.Err() != nil {
-			return 0, 0, fmt.Errorf("%w while testing after epoch %d", ErrInterrupted, epoch)
+			return 0, 0, fmt.Errorf("%w while testing%s", ErrInterrupted, afterEpoch(epoch))
 		}
 		n, err := e.Test.Batch(b, e.x, e.labels)
 		if err != nil {
@@ -267,7 +267,7 @@ func (e *Engine) evaluate(ctx context.Context, epoch int) (correct, images int, 
 		}
 		probs, err := e.Model.Forward(e.x[:n*e.InputLen], n)
 		if err != nil {
-			return 0, 0, fmt.Errorf("train: test batch %d after epoch %d: forward: %w", b, epoch, err)
+			return 0, 0, fmt.Errorf("train: test batch %d%s: forward: %w", b, afterEpoch(epoch), err)
 		}
 		correct += countCorrect(probs, e.labels[:n], classes)
 		images += n
@@ -276,6 +276,14 @@ func (e *Engine) evaluate(ctx context.Context, epoch int) (correct, images int, 
 		}
 	}
 	return correct, images, nil
+}
+
+// afterEpoch names the epoch a test pass follows; Evaluate passes −1 (no epoch).
+func afterEpoch(epoch int) string {
+	if epoch < 0 {
+		return ""
+	}
+	return fmt.Sprintf(" after epoch %d", epoch)
 }
 
 // Evaluate runs the test set once and returns the number of correct images.

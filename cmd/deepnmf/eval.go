@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/spf13/cobra"
 
@@ -74,7 +75,7 @@ load directly.`,
 	fl.StringVar(&f.dataset, "dataset", "cifar10", "dataset: cifar10, mnist or fashion-mnist (default with --run: the run's)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "data directory (default $"+data.EnvDataDir+", else <user cache dir>/deepnmf)")
 	fl.IntVar(&f.batchSize, "batch-size", data.DefaultBatchSize, "test batch size (BatchNorm uses each batch's statistics)")
-	fl.IntVar(&f.threads, "threads", 1, "worker threads (shards of every batch)")
+	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "worker goroutines (fixed shards of every batch)")
 	fl.IntVar(&f.limit, "limit", 0, "evaluate only the first N test images (0 = all)")
 	fl.BoolVar(&f.runningStats, "running-stats", false, "the weights carry BatchNorm running statistics (networks trained with them); use them instead of batch statistics (default with --run: as the run was trained)")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object")

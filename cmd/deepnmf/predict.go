@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"math"
 	"os"
+	"runtime"
 	"sort"
 
 	"github.com/spf13/cobra"
@@ -150,7 +151,7 @@ config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME
 	f.StringVar(&configPath, "config", "", "network config file or preset name (default: the run's config.json)")
 	f.StringVar(&dataset, "dataset", "cifar10", "dataset the network was trained on (class names, image size; default: the run's)")
 	f.IntVar(&top, "top", 3, "number of classes to print per image")
-	f.IntVar(&threads, "threads", 1, "goroutines")
+	f.IntVar(&threads, "threads", runtime.NumCPU(), "worker goroutines (fixed shards of the batch)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	f.BoolVar(&runningStats, "running-stats", false, "the weights carry BatchNorm running statistics; use them (default with --run: as the run was trained)")
 	return cmd
