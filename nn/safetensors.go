@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/deepnmf/deepnmf/internal/atomicfile"
 )
 
 // NamedTensor is one float32 tensor of a safetensors file.
@@ -85,7 +87,7 @@ func WriteSafetensors(path string, tensors []NamedTensor, metadata map[string]st
 			p += 4
 		}
 	}
-	return writeFileAtomic(path, buf)
+	return atomicfile.WriteFile(path, buf)
 }
 
 // ReadSafetensors reads a safetensors file whose tensors are all float32. It

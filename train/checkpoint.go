@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/deepnmf/deepnmf/internal/atomicfile"
 	"github.com/deepnmf/deepnmf/nn"
 )
 
@@ -82,6 +83,10 @@ type checkpointState struct {
 func (c *Checkpointer) Save(e *Engine) error {
 	tmp, err := os.MkdirTemp(c.RunDir, checkpointTmp)
 	if err != nil {
+		return err
+	}
+	// MkdirTemp makes the directory private; a checkpoint is as shareable as the run.
+	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp) // a no-op after the successful rename
@@ -261,32 +266,7 @@ func WriteMetricsCSV(path string, groups []nn.Group, history []Metrics) error {
 		b.WriteString(strings.Join(MetricsRow(m), ","))
 		b.WriteByte('\n')
 	}
-	return WriteFileAtomic(path, []byte(b.String()))
-}
-
-// WriteFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
-func WriteFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, werr)
-	}
-	return nil
+	return atomicfile.WriteFile(path, []byte(b.String()))
 }
 
 func writeFileSync(path string, data []byte) error {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/deepnmf/deepnmf/data"
+	"github.com/deepnmf/deepnmf/internal/atomicfile"
 	"github.com/deepnmf/deepnmf/kernels"
 	"github.com/deepnmf/deepnmf/nn"
 	"github.com/deepnmf/deepnmf/nnmf"
@@ -229,7 +230,7 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 	}
 	js, err := json.MarshalIndent(s.Info, "", "  ")
 	if err == nil {
-		err = WriteFileAtomic(filepath.Join(runDir, "run.json"), append(js, '\n'))
+		err = atomicfile.WriteFile(filepath.Join(runDir, "run.json"), append(js, '\n'))
 	}
 	if err != nil {
 		s.Close()
