@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	_ "image/jpeg" // registers the JPEG decoder with image.Decode
+	_ "image/png"  // registers the PNG decoder with image.Decode
 	"math"
 	"os"
 	"runtime"

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"go/build"
 	"image"
 	"image/color"
 	"image/png"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/deepnmf/deepnmf/data"
@@ -92,4 +94,19 @@ func writePNG(t *testing.T, path string, img image.Image) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// The tests of this package import image/png themselves, which registers the
+// PNG decoder inside the test binary only; the deepnmf binary must register
+// its decoders on its own, so check the non-test imports.
+func TestPredictRegistersImageDecoders(t *testing.T) {
+	pkg, err := build.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"image/png", "image/jpeg"} {
+		if !slices.Contains(pkg.Imports, want) {
+			t.Errorf("package main does not import %s: deepnmf predict could not decode such files", want)
+		}
+	}
 }
