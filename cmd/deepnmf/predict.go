@@ -168,6 +168,9 @@ func loadImage(path string, info data.Info, dst []float32) error {
 	}
 	defer f.Close()
 	img, _, err := image.Decode(f)
+	if errors.Is(err, image.ErrFormat) {
+		return fmt.Errorf("%s: not a PNG or JPEG image", path)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/deepnmf/deepnmf/data"
@@ -108,5 +109,21 @@ func TestPredictRegistersImageDecoders(t *testing.T) {
 		if !slices.Contains(pkg.Imports, want) {
 			t.Errorf("package main does not import %s: deepnmf predict could not decode such files", want)
 		}
+	}
+}
+
+func TestPredictRejectsNonImage(t *testing.T) {
+	info, err := data.Lookup("cifar10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "notes.png")
+	if err := os.WriteFile(path, []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float32, info.Channels*info.Crop*info.Crop)
+	err = loadImage(path, info, dst)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a PNG or JPEG") {
+		t.Fatalf("error %v, want one naming %s as not a PNG or JPEG image", err, path)
 	}
 }
