@@ -32,3 +32,20 @@ func TestHelpEveryCommand(t *testing.T) {
 	}
 	walk(newRootCmd())
 }
+
+// TestUnknownSubcommandFails: a word after a command group that names none of
+// its subcommands is an error, not the group's help with success.
+func TestUnknownSubcommandFails(t *testing.T) {
+	for _, args := range [][]string{{"data", "fecth"}, {"completion", "tcsh"}} {
+		out, err := execute(args...)
+		if err == nil || !strings.Contains(out, "unknown command") {
+			t.Errorf("deepnmf %s: err %v, want unknown command\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	if out, err := execute("data", "fecth"); !strings.Contains(out, "fetch") {
+		t.Errorf("deepnmf data fecth: no suggestion of fetch: %v\n%s", err, out)
+	}
+	if out, err := execute("data"); err != nil || !strings.Contains(out, "Available Commands") {
+		t.Errorf("deepnmf data: %v\n%s", err, out)
+	}
+}

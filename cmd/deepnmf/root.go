@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -29,7 +31,34 @@ networks improves performance". Pure Go, CPU only.`,
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}
+	// Added now rather than by Execute, so that it gets the check below too.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		rejectUnknownSubcommands(c)
+	}
 	return root
+}
+
+// rejectUnknownSubcommands makes a command that only groups others fail on a
+// word that names none of them. Cobra runs nothing for such a group: it
+// printed the group's help and exited 0, so a typo such as
+// "deepnmf data fecth" looked like success to a script.
+func rejectUnknownSubcommands(c *cobra.Command) {
+	if c.Runnable() || !c.HasSubCommands() {
+		return
+	}
+	c.SuggestionsMinimumDistance = 2 // cobra's own default, which it sets only on the root
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, ", "))
+		}
+		return errors.New(msg)
+	}
+	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }
 
 // subcommands is filled by the init functions of the files that define the
