@@ -58,7 +58,8 @@ accuracy, pass about 50 varied images at a time. (Networks trained with
 --running-stats use their running statistics instead and do not depend on the batch.)
 
 Weights: --run RUN_DIR (final.safetensors, else the last checkpoint, with the run's
-config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME].`,
+config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME];
+weights saved by deepnmf carry their config, so --config may be left out.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if runDir == "" && weights == "" {
@@ -82,9 +83,11 @@ config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME
 				}
 			}
 			if configPath == "" {
-				return errors.New("--weights needs --config (a config file or a preset name)")
+				// As eval: weights saved by deepnmf carry their config; PyTorch's do not.
+				cfg, err = nn.ConfigFromWeights(weights)
+			} else {
+				cfg, err = loadConfigOrPreset(configPath)
 			}
-			cfg, err = loadConfigOrPreset(configPath)
 			if err != nil {
 				return err
 			}
@@ -150,7 +153,7 @@ config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME
 	f := cmd.Flags()
 	f.StringVar(&runDir, "run", "", "run directory written by deepnmf train")
 	f.StringVar(&weights, "weights", "", "weights file (safetensors with the official keys)")
-	f.StringVar(&configPath, "config", "", "network config file or preset name (default: the run's config.json)")
+	f.StringVar(&configPath, "config", "", "network config file or preset name (default: the run's config.json, else the one stored in --weights)")
 	f.StringVar(&dataset, "dataset", "cifar10", "dataset the network was trained on (class names, image size; default: the run's)")
 	f.IntVar(&top, "top", 3, "number of classes to print per image")
 	f.IntVar(&threads, "threads", runtime.NumCPU(), "worker goroutines (fixed shards of the batch)")

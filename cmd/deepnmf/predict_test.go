@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/deepnmf/deepnmf/data"
+	"github.com/deepnmf/deepnmf/nn"
 )
 
 // A 32×32 image must be prepared exactly as the test loader prepares it
@@ -125,5 +126,41 @@ func TestPredictRejectsNonImage(t *testing.T) {
 	err = loadImage(path, info, dst)
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a PNG or JPEG") {
 		t.Fatalf("error %v, want one naming %s as not a PNG or JPEG image", err, path)
+	}
+}
+
+// Weights saved by deepnmf carry their config, so predict, like eval, needs no
+// --config with them.
+func TestPredictConfigFromWeights(t *testing.T) {
+	cfg, err := nn.Preset("cnmf_1x1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := nn.Build(cfg, nn.Shape{C: 1, H: 24, W: 24}, 1, nn.Options{Threads: 1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	dir := t.TempDir()
+	weights := filepath.Join(dir, "w.safetensors")
+	if err := net.SaveWeights(weights, nil); err != nil {
+		t.Fatal(err)
+	}
+	img := image.NewGray(image.Rect(0, 0, 28, 28))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	path := filepath.Join(dir, "digit.png")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out, err := execute("predict", "--weights", weights, "--dataset", "mnist", "--threads", "1", "--top", "1", path)
+	if err != nil || !strings.HasPrefix(out, path+":") {
+		t.Fatalf("predict --weights without --config: %v\n%s", err, out)
 	}
 }
