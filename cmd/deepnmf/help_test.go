@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,5 +48,26 @@ func TestUnknownSubcommandFails(t *testing.T) {
 	}
 	if out, err := execute("data"); err != nil || !strings.Contains(out, "Available Commands") {
 		t.Errorf("deepnmf data: %v\n%s", err, out)
+	}
+}
+
+// TestCompleteFlagValues: the shell completion offers the names a flag accepts.
+func TestCompleteFlagValues(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--model", ""}, "cnmf_nnmfpool"},
+		{[]string{"train", "--backward", ""}, "last_iter_sqrt_t"},
+		{[]string{"train", "--augment", ""}, "per-image"},
+		{[]string{"eval", "--dataset", ""}, "fashion-mnist"},
+		{[]string{"data", "fetch", "--dataset", ""}, "mnist"},
+		{[]string{"bench", "--mode", ""}, "infer"},
+		{[]string{"inspect", "--model", ""}, "cnn_1x1"},
+	} {
+		out, _, err := runDeepnmf(append([]string{cobra.ShellCompRequestCmd}, tc.args...)...)
+		if err != nil || !slices.Contains(strings.Split(out, "\n"), tc.want) {
+			t.Errorf("completion of deepnmf %s: %v, want %q among\n%s", strings.Join(tc.args, " "), err, tc.want, out)
+		}
 	}
 }

@@ -7,7 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deepnmf/deepnmf/data"
 	"github.com/deepnmf/deepnmf/kernels"
+	"github.com/deepnmf/deepnmf/nn"
+	"github.com/deepnmf/deepnmf/nnmf"
 )
 
 func newRootCmd() *cobra.Command {
@@ -36,7 +39,45 @@ networks improves performance". Pure Go, CPU only.`,
 	for _, c := range root.Commands() {
 		rejectUnknownSubcommands(c)
 	}
+	completeFlagValues(root)
 	return root
+}
+
+// completeFlagValues lets the shell completion offer the values of the flags
+// that take a name from a fixed list, and files or directories for the others,
+// on every command that has such a flag (same flag name, same meaning).
+func completeFlagValues(c *cobra.Command) {
+	var backwards []string
+	for m := nnmf.Method(0); m <= nnmf.Implicit; m++ {
+		backwards = append(backwards, m.String())
+	}
+	choices := map[string][]string{
+		"model":    nn.PresetNames(),
+		"dataset":  data.Names(),
+		"backward": backwards,
+		"augment":  {"per-batch", "per-image", "none"},
+		"mode":     {"train", "infer", "both"},
+	}
+	files := map[string][]string{"config": {"json"}, "weights": {"safetensors"}}
+	dirs := []string{"run", "out", "resume", "data-dir"}
+	for name, values := range choices {
+		if c.LocalFlags().Lookup(name) != nil {
+			c.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+		}
+	}
+	for name, exts := range files {
+		if c.LocalFlags().Lookup(name) != nil {
+			c.MarkFlagFilename(name, exts...)
+		}
+	}
+	for _, name := range dirs {
+		if c.LocalFlags().Lookup(name) != nil {
+			c.MarkFlagDirname(name)
+		}
+	}
+	for _, sub := range c.Commands() {
+		completeFlagValues(sub)
+	}
 }
 
 // rejectUnknownSubcommands makes a command that only groups others fail on a
