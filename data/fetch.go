@@ -86,6 +86,7 @@ func Fetch(ctx context.Context, name, root string, opt FetchOptions) error {
 		urls = []string{base}
 	}
 	dir := DatasetDir(root, info.Name)
+	created := missingDirs(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -95,10 +96,28 @@ func Fetch(ctx context.Context, name, root string, opt FetchOptions) error {
 			fileURLs = append(fileURLs, strings.TrimSuffix(u, "/")+"/"+f.name)
 		}
 		if err := FetchFile(ctx, opt.Client, fileURLs, filepath.Join(dir, f.name), f.md5, opt.Log); err != nil {
+			// A failed first fetch (offline, wrong URL) must not leave an
+			// empty dataset folder behind; os.Remove keeps any that holds a
+			// part file to resume.
+			for _, d := range created {
+				os.Remove(d)
+			}
 			return err
 		}
 	}
 	return nil
+}
+
+// missingDirs lists dir and those of its ancestors that do not exist yet,
+// deepest first: what MkdirAll(dir) will create.
+func missingDirs(dir string) []string {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || filepath.Dir(d) == d {
+			return missing
+		}
+		missing = append(missing, d)
+	}
 }
 
 // FetchFile downloads dest from the first of urls that delivers a file with

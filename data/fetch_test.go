@@ -206,6 +206,17 @@ func TestFetchDatasetFromMirror(t *testing.T) {
 	// A base URL that serves nothing fails, naming the file.
 	err = Fetch(context.Background(), "fashion-mnist", root, FetchOptions{BaseURL: srv.URL + "/nothing"})
 	wantErr(t, err, "train-images-idx3-ubyte.gz", "404")
+	// ... and leaves no empty folders behind, neither the dataset's nor a
+	// data directory it had to create.
+	newRoot := filepath.Join(t.TempDir(), "cache", "deepnmf")
+	err = Fetch(context.Background(), "fashion-mnist", newRoot, FetchOptions{BaseURL: srv.URL + "/nothing"})
+	wantErr(t, err, "404")
+	if _, err := os.Stat(filepath.Dir(newRoot)); !os.IsNotExist(err) {
+		t.Errorf("a failed fetch left %s behind (%v)", filepath.Dir(newRoot), err)
+	}
+	if _, err := os.Stat(DatasetDir(root, "fashion-mnist")); !os.IsNotExist(err) {
+		t.Errorf("a failed fetch left %s behind (%v)", DatasetDir(root, "fashion-mnist"), err)
+	}
 	if MirrorEnv("fashion-mnist") != "DEEPNMF_FASHION_MNIST_URL" {
 		t.Error(MirrorEnv("fashion-mnist"))
 	}
