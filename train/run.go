@@ -113,6 +113,20 @@ func LoadRunOptions(runDir string) (RunInfo, error) {
 	return info, nil
 }
 
+// CheckNewRunDir fails if runDir cannot take a new run: it exists and is not
+// empty. The command line calls it before a dataset is loaded or downloaded.
+func CheckNewRunDir(runDir string) error {
+	entries, err := os.ReadDir(runDir)
+	if err != nil || len(entries) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(runDir, "run.json")); err != nil {
+		// --resume would only fail on it: it is not a run.
+		return fmt.Errorf("%s already exists, is not empty and is not a run directory (no run.json); give another --out", runDir)
+	}
+	return fmt.Errorf("run directory %s already exists and is not empty (use --resume to continue it, or another --out)", runDir)
+}
+
 // Prepare builds a session. When resume is true, runDir must hold a run
 // (run.json, config.json, checkpoint) whose saved options are used; of opts
 // only the non-zero Epochs, Threads and DataDir override them. Otherwise
@@ -149,8 +163,8 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 			return nil, fmt.Errorf("resume: %w", err)
 		}
 	} else {
-		if entries, err := os.ReadDir(runDir); err == nil && len(entries) > 0 {
-			return nil, fmt.Errorf("run directory %s already exists and is not empty (use --resume to continue it, or another --out)", runDir)
+		if err := CheckNewRunDir(runDir); err != nil {
+			return nil, err
 		}
 		if netCfg, err = opts.NetworkConfig(); err != nil {
 			return nil, err

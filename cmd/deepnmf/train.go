@@ -116,6 +116,9 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 				if _, err := opts.NetworkConfig(); err != nil {
 					return err
 				}
+				if err := train.CheckNewRunDir(runDir); err != nil {
+					return err
+				}
 			}
 			dataset, dataDir := opts.Dataset, opts.DataDir
 			if isResume {

@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 func TestTrainFlagErrors(t *testing.T) {
+	nonRunDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(nonRunDir, "notes.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -22,6 +28,8 @@ func TestTrainFlagErrors(t *testing.T) {
 		{[]string{"--lr-a", "-1", "--data-dir", t.TempDir()}, `group "neuron a" must be positive`},
 		{[]string{"--model", "nope", "--data-dir", t.TempDir()}, `unknown network preset "nope"`},
 		{[]string{"--resume", t.TempDir()}, "resume"}, // no run.json there
+		// A non-empty folder that is no run: --resume would not help.
+		{[]string{"--out", nonRunDir, "--data-dir", t.TempDir()}, "is not a run directory"},
 	} {
 		cmd := newTrainCmd()
 		cmd.SetArgs(tc.args)
