@@ -96,6 +96,9 @@ func TestDefaultConvInitBounds(t *testing.T) {
 			continue
 		}
 		delete(fans, p.Key)
+		if want := map[bool]Group{true: GroupPool, false: GroupNeuronA}[p.Key == "10.weight"]; p.Group != want {
+			t.Errorf("%s: group %v, want %v", p.Key, p.Group, want)
+		}
 		b := bound(fan)
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for _, v := range p.Data {
