@@ -199,14 +199,20 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 	}
 
 	in := nn.Shape{C: ds.Channels, H: ds.Crop, W: ds.Crop}
+	source := "preset " + opts.Model
+	if resume {
+		source = filepath.Join(runDir, "config.json")
+	} else if opts.Config != "" {
+		source = opts.Config
+	}
 	net, err := nn.Build(netCfg, in, opts.BatchSize, nn.Options{Threads: opts.Threads, Backward: method, Iterations: opts.Iterations, RunningStats: opts.RunningStats}, opts.Seed)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s on %s input %d×%d×%d: %w", source, ds.Name, in.C, in.H, in.W, err)
 	}
 	s.Net = net
 	if net.Classes() != ds.NumClasses() {
 		s.Close()
-		return nil, fmt.Errorf("the network has %d outputs, dataset %s has %d classes", net.Classes(), ds.Name, ds.NumClasses())
+		return nil, fmt.Errorf("the network of %s has %d outputs, dataset %s has %d classes", source, net.Classes(), ds.Name, ds.NumClasses())
 	}
 
 	cfg := DefaultConfig()

@@ -158,7 +158,7 @@ func runBench(o benchOptions) (*benchResult, error) {
 	in := nn.Shape{C: benchInputChannels, H: o.input, W: o.input}
 	net, err := nn.Build(cfg, in, o.batch, nn.Options{Threads: o.threads, Backward: method, Iterations: o.iterations}, o.seed)
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return nil, fmt.Errorf("bench: %s on input %d×%d×%d: %w", name, in.C, in.H, in.W, err)
 	}
 	defer net.Close()
 	stepper, err := train.NewStepper(net, train.DefaultConfig(), o.batch)

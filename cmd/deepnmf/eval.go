@@ -133,14 +133,14 @@ func runEval(f evalFlags, changed func(flag string) bool) (*evalResult, error) {
 	in := nn.Shape{C: ds.Channels, H: ds.Crop, W: ds.Crop}
 	net, err := nn.Build(cfg, in, f.batchSize, nn.Options{Threads: f.threads, RunningStats: f.runningStats}, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("eval: %s on %s input %d×%d×%d: %w", f.config, info.Name, in.C, in.H, in.W, err)
 	}
 	defer net.Close()
 	if net.Classes() != info.NumClasses() {
-		return nil, fmt.Errorf("eval: the network has %d outputs, %s has %d classes", net.Classes(), info.Name, info.NumClasses())
+		return nil, fmt.Errorf("eval: the network of %s has %d outputs, %s has %d classes", f.config, net.Classes(), info.Name, info.NumClasses())
 	}
 	if err := net.LoadWeights(f.weights); err != nil {
-		return nil, err
+		return nil, weightsMismatch(err, f.config, info.Name, in)
 	}
 	// The same test loop as training's, so that eval reproduces its test_acc.
 	correct, n, err := train.Evaluate(context.Background(), net, test, f.batchSize, in.C*in.H*in.W)
@@ -152,6 +152,14 @@ func runEval(f evalFlags, changed func(flag string) bool) (*evalResult, error) {
 		Correct:      correct, N: n, Dataset: info.Name, BatchSize: f.batchSize,
 		Weights: f.weights, Config: f.config,
 	}, nil
+}
+
+// weightsMismatch adds to a weights-loading error what the network was built
+// for: weights of another config, or trained on a dataset with another image
+// shape (MNIST's 1×24×24 against CIFAR-10's 3×28×28), fail with shapes only.
+func weightsMismatch(err error, config, dataset string, in nn.Shape) error {
+	return fmt.Errorf("%w\n(the network was built from %s for %s input %d×%d×%d: were the weights trained with another config or dataset? see --config and --dataset)",
+		err, config, dataset, in.C, in.H, in.W)
 }
 
 // loadConfigOrPreset reads a config file, or a preset when no such file exists.

@@ -121,7 +121,7 @@ func parseShape(s string) (nn.Shape, error) {
 func inspectNetwork(name string, cfg *nn.Config, in nn.Shape) (*inspectResult, error) {
 	net, err := nn.Build(cfg, in, 1, nn.Options{}, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s on input %d×%d×%d: %w", name, in.C, in.H, in.W, err)
 	}
 	defer net.Close()
 	res := &inspectResult{Network: name, Input: []int{in.C, in.H, in.W}, ParameterGroups: map[string]int{}}

@@ -102,22 +102,26 @@ weights saved by deepnmf carry their config, so --config may be left out.`,
 					return err
 				}
 			}
+			source := configPath
+			if source == "" {
+				source = weights + " (metadata)"
+			}
 			net, err := nn.Build(cfg, in, len(files), nn.Options{Threads: threads, RunningStats: runningStats}, 0)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s on %s input %d×%d×%d: %w", source, info.Name, in.C, in.H, in.W, err)
 			}
 			defer net.Close()
+			classes := net.Classes()
+			if classes != info.NumClasses() {
+				return fmt.Errorf("the network of %s has %d outputs, dataset %s has %d classes", source, classes, info.Name, info.NumClasses())
+			}
 			if err := net.LoadWeights(weights); err != nil {
-				return err
+				return weightsMismatch(err, source, info.Name, in)
 			}
 			net.SetTraining(false)
 			probs, err := net.Forward(x, len(files))
 			if err != nil {
 				return err
-			}
-			classes := net.Classes()
-			if classes != info.NumClasses() {
-				return fmt.Errorf("the network has %d outputs, dataset %s has %d classes", classes, info.Name, info.NumClasses())
 			}
 			k := min(top, classes)
 			var preds []prediction

@@ -164,3 +164,54 @@ func TestPredictConfigFromWeights(t *testing.T) {
 		t.Fatalf("predict --weights without --config: %v\n%s", err, out)
 	}
 }
+
+// Errors about a network that does not fit name its config and what it was
+// built for: the weights' shapes alone do not tell a user that MNIST weights
+// were used on CIFAR-10.
+func TestNetworkErrorsNameTheConfig(t *testing.T) {
+	cfg, err := nn.Preset("cnmf_1x1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := nn.Build(cfg, nn.Shape{C: 1, H: 24, W: 24}, 1, nn.Options{Threads: 1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	dir := t.TempDir()
+	weights := filepath.Join(dir, "mnist.safetensors")
+	if err := net.SaveWeights(weights, nil); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "x.png")
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, image.NewRGBA(image.Rect(0, 0, 32, 32))); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out, err := execute("predict", "--weights", weights, "--config", "cnmf_1x1", "--threads", "1", img)
+	if err == nil || !strings.Contains(out, "built from cnmf_1x1 for cifar10 input 3×28×28") {
+		t.Errorf("MNIST weights on CIFAR-10: %v\n%s", err, out)
+	}
+	out, err = execute("inspect", "--model", "cnmf_1x1", "--input", "3,8,8")
+	if err == nil || !strings.Contains(out, "cnmf_1x1 on input 3×8×8") {
+		t.Errorf("inspect on a too small input: %v\n%s", err, out)
+	}
+	// A config whose last block does not give one output per class.
+	cfg.NumberOfNeuronsA[len(cfg.NumberOfNeuronsA)-1] = 7
+	raw, err := cfg.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seven := filepath.Join(dir, "seven.json")
+	if err := os.WriteFile(seven, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = execute("predict", "--weights", weights, "--config", seven, "--threads", "1", img)
+	if err == nil || !strings.Contains(out, "network of "+seven+" has 7 outputs") {
+		t.Errorf("7-output config: %v\n%s", err, out)
+	}
+}
