@@ -169,6 +169,14 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 		if netCfg, err = opts.NetworkConfig(); err != nil {
 			return nil, err
 		}
+		if opts.Iterations > 0 {
+			// config.json and the weights' metadata must describe the network
+			// trained, or eval --run and --config would test it with the
+			// config's T instead.
+			withT := *netCfg
+			withT.Iterations = opts.Iterations
+			netCfg = &withT
+		}
 		s.Info = RunInfo{
 			Options: opts, GoVersion: runtime.Version(), CPUPath: kernels.ActivePath().String(),
 			GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Threads: opts.Threads, Started: time.Now().UTC(),

@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/deepnmf/deepnmf/internal/sharedtest"
+	"github.com/deepnmf/deepnmf/nn"
 )
 
 func TestTrainFlagErrors(t *testing.T) {
@@ -40,5 +45,44 @@ func TestTrainFlagErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("train %v: error %v, want one containing %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// A run trained with --iterations is evaluated with that T: its config.json
+// and its weights say so, and eval --run reproduces the run's last test_acc.
+func TestTrainIterationsReachEval(t *testing.T) {
+	dataDir := filepath.Dir(sharedtest.Path(t, "data", "mnist"))
+	runDir := filepath.Join(t.TempDir(), "run")
+	out, err := execute("train", "--dataset", "mnist", "--data-dir", dataDir, "--out", runDir, "--iterations", "3",
+		"--limit-train", "100", "--limit-test", "100", "--epochs", "1", "--threads", "1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if cfg, err := nn.LoadConfig(filepath.Join(runDir, "config.json")); err != nil {
+		t.Error(err)
+	} else if cfg.Iterations != 3 {
+		t.Errorf("config.json: iterations %d, want 3", cfg.Iterations)
+	}
+	if cfg, err := nn.ConfigFromWeights(filepath.Join(runDir, "final.safetensors")); err != nil {
+		t.Error(err)
+	} else if cfg.Iterations != 3 {
+		t.Errorf("final.safetensors: iterations %d, want 3", cfg.Iterations)
+	}
+	metrics, err := os.ReadFile(filepath.Join(runDir, "metrics.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(string(metrics)), "\n")
+	testAcc := strings.Split(rows[len(rows)-1], ",")[3]
+	out, err = execute("eval", "--run", runDir, "--data-dir", dataDir, "--limit", "100", "--threads", "1", "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var res evalResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if want, err := strconv.ParseFloat(testAcc, 64); err != nil || res.TestAccuracy != want {
+		t.Errorf("eval --run: test accuracy %v, the run's metrics.csv says %s", res.TestAccuracy, testAcc)
 	}
 }
