@@ -47,7 +47,8 @@ batch (the official track_running_stats=False), so the accuracy depends on the
 batch size; 50 is the official value.
 
 Weights come from --run RUN_DIR (RUN_DIR/final.safetensors, else
-RUN_DIR/checkpoint/model.safetensors, with RUN_DIR/config.json and the run's dataset)
+RUN_DIR/checkpoint/model.safetensors, with RUN_DIR/config.json and the run's dataset
+and batch size)
 or from --weights FILE.safetensors with --config FILE.json (or a preset name);
 weights saved by deepnmf carry their config, so --config may be left out.
 Weights saved by the official PyTorch code as safetensors (official state_dict keys)
@@ -74,7 +75,7 @@ load directly.`,
 	fl.StringVar(&f.config, "config", "", "network config file (official JSON format) or preset name")
 	fl.StringVar(&f.dataset, "dataset", "cifar10", "dataset: cifar10, mnist or fashion-mnist (default with --run: the run's)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "data directory (default $"+data.EnvDataDir+", else <user cache dir>/deepnmf)")
-	fl.IntVar(&f.batchSize, "batch-size", data.DefaultBatchSize, "test batch size (BatchNorm uses each batch's statistics)")
+	fl.IntVar(&f.batchSize, "batch-size", data.DefaultBatchSize, "test batch size (BatchNorm uses each batch's statistics) (default with --run: the run's)")
 	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "worker goroutines (fixed shards of every batch)")
 	fl.IntVar(&f.limit, "limit", 0, "evaluate only the first N test images (0 = all)")
 	fl.BoolVar(&f.runningStats, "running-stats", false, "the weights carry BatchNorm running statistics (networks trained with them); use them instead of batch statistics (default with --run: as the run was trained)")
@@ -101,6 +102,9 @@ func runEval(f evalFlags, changed func(flag string) bool) (*evalResult, error) {
 		}
 		if !changed("running-stats") {
 			f.runningStats = opts.RunningStats
+		}
+		if !changed("batch-size") && opts.BatchSize > 0 {
+			f.batchSize = opts.BatchSize
 		}
 	}
 	var cfg *nn.Config

@@ -49,11 +49,13 @@ func TestTrainFlagErrors(t *testing.T) {
 }
 
 // A run trained with --iterations is evaluated with that T: its config.json
-// and its weights say so, and eval --run reproduces the run's last test_acc.
-func TestTrainIterationsReachEval(t *testing.T) {
+// and its weights say so. eval --run tests in batches of the run's
+// --batch-size (BatchNorm uses each batch's statistics) and so reproduces the
+// run's last test_acc.
+func TestEvalRunReproducesTestAcc(t *testing.T) {
 	dataDir := filepath.Dir(sharedtest.Path(t, "data", "mnist"))
 	runDir := filepath.Join(t.TempDir(), "run")
-	out, err := execute("train", "--dataset", "mnist", "--data-dir", dataDir, "--out", runDir, "--iterations", "3",
+	out, err := execute("train", "--dataset", "mnist", "--data-dir", dataDir, "--out", runDir, "--iterations", "3", "--batch-size", "30",
 		"--limit-train", "100", "--limit-test", "100", "--epochs", "1", "--threads", "1")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -81,6 +83,9 @@ func TestTrainIterationsReachEval(t *testing.T) {
 	var res evalResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v: %s", err, out)
+	}
+	if res.BatchSize != 30 {
+		t.Errorf("eval --run: batch size %d, the run's is 30", res.BatchSize)
 	}
 	if want, err := strconv.ParseFloat(testAcc, 64); err != nil || res.TestAccuracy != want {
 		t.Errorf("eval --run: test accuracy %v, the run's metrics.csv says %s", res.TestAccuracy, testAcc)
