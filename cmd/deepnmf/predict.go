@@ -174,6 +174,10 @@ func loadImage(path string, info data.Info, dst []float32) error {
 		return err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		// Decoding it would report an unknown image format.
+		return fmt.Errorf("%s is a directory, not an image file", path)
+	}
 	img, _, err := image.Decode(f)
 	if errors.Is(err, image.ErrFormat) {
 		return fmt.Errorf("%s: not a PNG or JPEG image", path)

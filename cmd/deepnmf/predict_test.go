@@ -127,6 +127,10 @@ func TestPredictRejectsNonImage(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a PNG or JPEG") {
 		t.Fatalf("error %v, want one naming %s as not a PNG or JPEG image", err, path)
 	}
+	dir := filepath.Dir(path)
+	if err := loadImage(dir, info, dst); err == nil || !strings.Contains(err.Error(), dir+" is a directory") {
+		t.Errorf("error %v, want one naming %s as a directory", err, dir)
+	}
 }
 
 // Weights saved by deepnmf carry their config, so predict, like eval, needs no
