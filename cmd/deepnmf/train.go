@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -146,7 +147,11 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 			if isResume {
 				fmt.Fprintf(w, "resuming after epoch %d\n", s.Engine.Epoch-1)
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			var bar io.Writer
 			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -154,6 +159,9 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 			}
 			err = s.Train(ctx, w, bar)
 			if errors.Is(err, train.ErrInterrupted) {
+				if !isResume && abandonRunWithoutCheckpoint(runDir) {
+					return fmt.Errorf("%w; nothing to resume, so what the run had written was removed: give the same command again to start over", err)
+				}
 				return fmt.Errorf("%w; continue with: deepnmf train --resume %s", err, runDir)
 			}
 			return err
@@ -214,4 +222,20 @@ func loadDataset(cmd *cobra.Command, name, dataDir string, fetch bool) (*data.Da
 		return nil, fmt.Errorf("%w\n(the download failed too: %v)", err, ferr)
 	}
 	return data.Load(name, root)
+}
+
+// abandonRunWithoutCheckpoint removes what a new run interrupted before its
+// first checkpoint wrote (run.json, config.json, then the directory if that
+// leaves it empty) and reports whether it did. --resume has nothing to start
+// from in such a directory, and --out refuses it because it is not empty, so
+// the user would have had to delete it by hand.
+func abandonRunWithoutCheckpoint(runDir string) bool {
+	if _, err := os.Stat(filepath.Join(runDir, train.CheckpointDir, train.StateFile)); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	for _, name := range []string{"run.json", "config.json"} {
+		os.Remove(filepath.Join(runDir, name))
+	}
+	os.Remove(runDir)
+	return true
 }

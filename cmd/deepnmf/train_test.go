@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/deepnmf/deepnmf/internal/sharedtest"
 	"github.com/deepnmf/deepnmf/nn"
+	"github.com/deepnmf/deepnmf/train"
 )
 
 func TestTrainFlagErrors(t *testing.T) {
@@ -89,5 +92,32 @@ func TestEvalRunReproducesTestAcc(t *testing.T) {
 	}
 	if want, err := strconv.ParseFloat(testAcc, 64); err != nil || res.TestAccuracy != want {
 		t.Errorf("eval --run: test accuracy %v, the run's metrics.csv says %s", res.TestAccuracy, testAcc)
+	}
+}
+
+// A new run interrupted before its first checkpoint leaves nothing behind:
+// --resume would have nothing to start from and --out would refuse the
+// directory, so the same command must simply work again.
+func TestTrainInterruptedBeforeFirstCheckpoint(t *testing.T) {
+	dataDir := filepath.Dir(sharedtest.Path(t, "data", "mnist"))
+	runDir := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "--dataset", "mnist", "--data-dir", dataDir, "--out", runDir,
+		"--limit-train", "100", "--limit-test", "50", "--epochs", "1", "--threads", "1"}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // as a Ctrl-C before the first batch
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if !errors.Is(err, train.ErrInterrupted) || strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("interrupted run: %v, want an interruption that does not point to --resume\n%s", err, out.String())
+	}
+	if _, err := os.Stat(runDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the interrupted run left %s behind (%v)", runDir, err)
+	}
+	if out, err := execute(args...); err != nil {
+		t.Errorf("the same command again: %v\n%s", err, out)
 	}
 }
