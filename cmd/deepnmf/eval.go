@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -162,6 +163,15 @@ func runEval(f evalFlags, changed func(flag string) bool) (*evalResult, error) {
 // for: weights of another config, or trained on a dataset with another image
 // shape (MNIST's 1×24×24 against CIFAR-10's 3×28×28), fail with shapes only.
 func weightsMismatch(err error, config, dataset string, in nn.Shape) error {
+	// Only a key-by-key mismatch (a joined list) gets the hint; a file that
+	// cannot be opened or read is no question of config or dataset.
+	var keys interface{ Unwrap() []error }
+	if !errors.As(err, &keys) {
+		return err
+	}
+	if strings.Contains(err.Error(), ".running_mean") {
+		return fmt.Errorf("%w\n(BatchNorm running statistics are present in only one of the weights and the network: see --running-stats)", err)
+	}
 	return fmt.Errorf("%w\n(the network was built from %s for %s input %d×%d×%d: were the weights trained with another config or dataset? see --config and --dataset)",
 		err, config, dataset, in.C, in.H, in.W)
 }
@@ -196,6 +206,10 @@ func fromRunDir(runDir string, weights, config *string) (train.Options, error) {
 		*weights = filepath.Join(runDir, train.FinalFile)
 		if _, err := os.Stat(*weights); err != nil {
 			*weights = filepath.Join(runDir, train.CheckpointDir, train.ModelFile)
+			if _, err := os.Stat(*weights); err != nil {
+				return train.Options{}, fmt.Errorf("run %s holds no weights yet (neither %s nor %s): it was stopped before its first epoch ended",
+					runDir, train.FinalFile, filepath.Join(train.CheckpointDir, train.ModelFile))
+			}
 		}
 	}
 	return info.Options, nil

@@ -219,3 +219,30 @@ func TestNetworkErrorsNameTheConfig(t *testing.T) {
 		t.Errorf("7-output config: %v\n%s", err, out)
 	}
 }
+
+// A weights file that is missing is reported as such, without a hint about
+// configs and datasets; so is a run directory that holds no weights yet.
+func TestMissingWeightsNamedPlainly(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "x.png")
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, image.NewRGBA(image.Rect(0, 0, 32, 32))); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	missing := filepath.Join(dir, "none.safetensors")
+	out, err := execute("predict", "--weights", missing, "--config", "cnmf_1x1", "--threads", "1", img)
+	if err == nil || !strings.Contains(out, missing) || strings.Contains(out, "were the weights trained") {
+		t.Errorf("missing weights: %v\n%s", err, out)
+	}
+	run := filepath.Join(dir, "run")
+	os.Mkdir(run, 0o755)
+	os.WriteFile(filepath.Join(run, "run.json"), []byte(`{"options": {"dataset": "cifar10", "batch_size": 50}}`), 0o644)
+	out, err = execute("predict", "--run", run, "--threads", "1", img)
+	if err == nil || !strings.Contains(out, "holds no weights yet") {
+		t.Errorf("run without weights: %v\n%s", err, out)
+	}
+}
