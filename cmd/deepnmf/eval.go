@@ -74,7 +74,7 @@ load directly.`,
 	fl.StringVar(&f.runDir, "run", "", "run directory written by deepnmf train")
 	fl.StringVar(&f.weights, "weights", "", "weights file (safetensors with the official state_dict keys)")
 	fl.StringVar(&f.config, "config", "", "network config file (official JSON format) or preset name")
-	fl.StringVar(&f.dataset, "dataset", "cifar10", "dataset: cifar10, mnist or fashion-mnist (default with --run: the run's)")
+	fl.StringVar(&f.dataset, "dataset", "cifar10", "dataset: cifar10, mnist or fashion-mnist (default with --run: the run's; with --weights: the one deepnmf train recorded in them)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "data directory (default $"+data.EnvDataDir+", else <user cache dir>/deepnmf)")
 	fl.IntVar(&f.batchSize, "batch-size", data.DefaultBatchSize, "test batch size (BatchNorm uses each batch's statistics) (default with --run: the run's)")
 	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "worker goroutines (fixed shards of every batch)")
@@ -106,6 +106,11 @@ func runEval(f evalFlags, changed func(flag string) bool) (*evalResult, error) {
 		}
 		if !changed("batch-size") && opts.BatchSize > 0 {
 			f.batchSize = opts.BatchSize
+		}
+	}
+	if f.runDir == "" && !changed("dataset") {
+		if d := datasetFromWeights(f.weights); d != "" {
+			f.dataset = d
 		}
 	}
 	var cfg *nn.Config
@@ -174,6 +179,17 @@ func weightsMismatch(err error, config, dataset string, in nn.Shape) error {
 	}
 	return fmt.Errorf("%w\n(the network was built from %s for %s input %d×%d×%d: were the weights trained with another config or dataset? see --config and --dataset)",
 		err, config, dataset, in.C, in.H, in.W)
+}
+
+// datasetFromWeights is the dataset recorded in the metadata of weights saved
+// by deepnmf train, or "" (PyTorch's weights, unreadable files: the later
+// loading reports those).
+func datasetFromWeights(path string) string {
+	_, meta, err := nn.ReadSafetensors(path)
+	if err != nil {
+		return ""
+	}
+	return meta["dataset"]
 }
 
 // loadConfigOrPreset reads a config file, or a preset when no such file exists.

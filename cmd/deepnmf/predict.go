@@ -81,6 +81,10 @@ weights saved by deepnmf carry their config, so --config may be left out.`,
 				if !cmd.Flags().Changed("running-stats") {
 					runningStats = opts.RunningStats
 				}
+			} else if !cmd.Flags().Changed("dataset") {
+				if d := datasetFromWeights(weights); d != "" {
+					dataset = d
+				}
 			}
 			if configPath == "" {
 				// As eval: weights saved by deepnmf carry their config; PyTorch's do not.
@@ -158,7 +162,7 @@ weights saved by deepnmf carry their config, so --config may be left out.`,
 	f.StringVar(&runDir, "run", "", "run directory written by deepnmf train")
 	f.StringVar(&weights, "weights", "", "weights file (safetensors with the official keys)")
 	f.StringVar(&configPath, "config", "", "network config file or preset name (default: the run's config.json, else the one stored in --weights)")
-	f.StringVar(&dataset, "dataset", "cifar10", "dataset the network was trained on (class names, image size; default: the run's)")
+	f.StringVar(&dataset, "dataset", "cifar10", "dataset the network was trained on (class names, image size; default: the run's, else the one deepnmf train recorded in --weights)")
 	f.IntVar(&top, "top", 3, "number of classes to print per image")
 	f.IntVar(&threads, "threads", runtime.NumCPU(), "worker goroutines (fixed shards of the batch)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")

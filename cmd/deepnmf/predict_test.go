@@ -246,3 +246,40 @@ func TestMissingWeightsNamedPlainly(t *testing.T) {
 		t.Errorf("run without weights: %v\n%s", err, out)
 	}
 }
+
+// Weights written by deepnmf train record their dataset: predict and eval
+// take it from them when --dataset is not given.
+func TestDatasetFromWeights(t *testing.T) {
+	cfg, err := nn.Preset("cnmf_1x1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := nn.Build(cfg, nn.Shape{C: 1, H: 24, W: 24}, 1, nn.Options{Threads: 1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	dir := t.TempDir()
+	weights := filepath.Join(dir, "final.safetensors")
+	if err := net.SaveWeights(weights, map[string]string{"dataset": "fashion-mnist"}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "shoe.png")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, image.NewGray(image.Rect(0, 0, 28, 28))); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out, err := execute("predict", "--weights", weights, "--threads", "1", "--top", "10", path)
+	if err != nil || !strings.Contains(out, "Ankle boot") {
+		t.Errorf("predict --weights without --dataset: %v, want Fashion-MNIST's classes\n%s", err, out)
+	}
+	// eval reaches the data (absent here) of the recorded dataset.
+	out, err = execute("eval", "--weights", weights, "--data-dir", dir, "--threads", "1")
+	if err == nil || !strings.Contains(out, "fashion-mnist") {
+		t.Errorf("eval --weights without --dataset: %v, want it to look for fashion-mnist\n%s", err, out)
+	}
+}
