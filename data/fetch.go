@@ -22,14 +22,18 @@ type remoteFile struct {
 type remote struct {
 	urls  []string // base URLs, tried in order
 	files []remoteFile
+	// extracted is the folder the archive unpacks to, if the loader reads
+	// that instead of the archive when both exist.
+	extracted string
 }
 
 // The official locations. MNIST's original site often refuses downloads, so
 // the mirror torchvision uses comes first.
 var remotes = map[string]remote{
 	"cifar10": {
-		urls:  []string{"https://www.cs.toronto.edu/~kriz/"},
-		files: []remoteFile{{cifarArchive, "c32a1d4ab5d03f1284b67883e8d87530"}},
+		urls:      []string{"https://www.cs.toronto.edu/~kriz/"},
+		files:     []remoteFile{{cifarArchive, "c32a1d4ab5d03f1284b67883e8d87530"}},
+		extracted: cifarFolder,
 	},
 	"mnist": {
 		urls: []string{"https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"},
@@ -86,6 +90,16 @@ func Fetch(ctx context.Context, name, root string, opt FetchOptions) error {
 		urls = []string{base}
 	}
 	dir := DatasetDir(root, info.Name)
+	if rem.extracted != "" {
+		if st, err := os.Stat(filepath.Join(dir, rem.extracted)); err == nil && st.IsDir() {
+			// The loader would read the folder, never the archive: do not
+			// download it (checking the folder is verify's job).
+			if opt.Log != nil {
+				fmt.Fprintf(opt.Log, "%s: present (extracted); the archive is not downloaded\n", filepath.Join(dir, rem.extracted))
+			}
+			return nil
+		}
+	}
 	created := missingDirs(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

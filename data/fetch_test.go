@@ -206,6 +206,14 @@ func TestFetchDatasetFromMirror(t *testing.T) {
 	// A base URL that serves nothing fails, naming the file.
 	err = Fetch(context.Background(), "fashion-mnist", root, FetchOptions{BaseURL: srv.URL + "/nothing"})
 	wantErr(t, err, "train-images-idx3-ubyte.gz", "404")
+	// The extracted CIFAR-10 folder is what the loader reads: with it present
+	// nothing is downloaded (this base URL serves nothing).
+	if err := os.MkdirAll(filepath.Join(DatasetDir(root, "cifar10"), cifarFolder), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := Fetch(context.Background(), "cifar10", root, FetchOptions{BaseURL: srv.URL + "/nothing"}); err != nil {
+		t.Errorf("fetch with the extracted CIFAR-10 present: %v", err)
+	}
 	// ... and leaves no empty folders behind, neither the dataset's nor a
 	// data directory it had to create.
 	newRoot := filepath.Join(t.TempDir(), "cache", "deepnmf")
