@@ -70,7 +70,9 @@ check them against the published MD5 sums:
   cifar10        https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz
   mnist          the 4 IDX .gz files (the mirror torchvision uses, then yann.lecun.com)
   fashion-mnist  the 4 IDX .gz files from the Fashion-MNIST site
-Files already present with the right checksum are kept. Bytes go to <file>.part
+Files already present with the right checksum are kept; with an extracted
+cifar10/cifar-10-batches-bin/ present (which the loader reads instead), the
+CIFAR-10 archive is not downloaded and only the verification runs. Bytes go to <file>.part
 and the file gets its final name only after its checksum matched, so an
 interrupted download never leaves a broken file; running fetch again resumes
 it (HTTP Range). A mirror replaces the official location with --base-url or
