@@ -37,6 +37,7 @@ func (s *Split) ClassCounts(classes int) []int {
 type Dataset struct {
 	Info
 	Source      string // the folder or archive the splits were read from
+	Root        string // the data root it was loaded from (see ResolveDir)
 	Train, Test Split
 }
 
@@ -49,11 +50,18 @@ func Load(name, root string) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
+	var ds *Dataset
 	switch info.Name {
 	case "cifar10":
-		return loadCIFAR(info, root)
+		ds, err = loadCIFAR(info, root)
 	case "mnist", "fashion-mnist":
-		return loadIDXDataset(info, root)
+		ds, err = loadIDXDataset(info, root)
+	default:
+		return nil, fmt.Errorf("dataset %s has no loader", name)
 	}
-	return nil, fmt.Errorf("dataset %s has no loader", name)
+	if err != nil {
+		return nil, err
+	}
+	ds.Root = root
+	return ds, nil
 }

@@ -203,6 +203,9 @@ func TestFetchDatasetFromMirror(t *testing.T) {
 	if err := CheckOfficial(ds); err != nil {
 		t.Fatal(err)
 	}
+	if ds.Root != root {
+		t.Errorf("Dataset.Root = %q, want the data root %q", ds.Root, root)
+	}
 	// A base URL that serves nothing fails, naming the file.
 	err = Fetch(context.Background(), "fashion-mnist", root, FetchOptions{BaseURL: srv.URL + "/nothing"})
 	wantErr(t, err, "train-images-idx3-ubyte.gz", "404")

@@ -76,6 +76,25 @@ type RunInfo struct {
 	Threads   int       `json:"threads"`
 	Started   time.Time `json:"started"`
 	Resumed   []string  `json:"resumed,omitempty"` // times of later resumes
+	// DataRoot is the data directory the run last read, however it was chosen
+	// (flag, $DEEPNMF_DATA or the cache), so that a resume finds it again.
+	DataRoot string `json:"data_root,omitempty"`
+}
+
+// ResumeDataDir is the --data-dir a resumed run uses: the resume's own flag,
+// else the flag the run was started with; with neither, $DEEPNMF_DATA decides
+// if it is set (""), and otherwise the directory the run last read, so that a
+// run started under $DEEPNMF_DATA resumes in a shell without it.
+func ResumeDataDir(flag, startFlag, env, lastRoot string) string {
+	switch {
+	case flag != "":
+		return flag
+	case startFlag != "":
+		return startFlag
+	case env != "":
+		return ""
+	}
+	return lastRoot
 }
 
 // Session is a prepared run: data, network, optimisers, engine, run directory.
@@ -134,6 +153,7 @@ func CheckNewRunDir(runDir string) error {
 // ds, if not nil, is used instead of loading opts.Dataset (tests).
 func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Session, error) {
 	s := &Session{RunDir: runDir, Resumed: resume}
+	dataDir := opts.DataDir
 	var netCfg *nn.Config
 	var err error
 	if resume {
@@ -150,6 +170,7 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 		if opts.Threads > 0 {
 			saved.Threads = opts.Threads
 		}
+		dataDir = ResumeDataDir(opts.DataDir, saved.DataDir, os.Getenv("DEEPNMF_DATA"), info.DataRoot)
 		if opts.DataDir != "" {
 			saved.DataDir = opts.DataDir
 		}
@@ -192,7 +213,7 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 	}
 
 	if ds == nil {
-		root, err := data.ResolveDir(opts.DataDir)
+		root, err := data.ResolveDir(dataDir)
 		if err != nil {
 			return nil, err
 		}
@@ -201,6 +222,9 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 		}
 	}
 	s.Data = ds
+	if ds.Root != "" {
+		s.Info.DataRoot = ds.Root
+	}
 	trainSet, testSet, err := newDataSources(ds, opts)
 	if err != nil {
 		return nil, err
@@ -336,7 +360,7 @@ func (s *Session) Train(ctx context.Context, out, bar io.Writer) error {
 	if e.Stopped {
 		why = "learning rate below the limit"
 	}
-	fmt.Fprintf(out, "done: %d epochs (%s); weights in %s\n", e.Epoch, why, final)
+	fmt.Fprintf(out, "done: %d epoch%s (%s); weights in %s\n", e.Epoch, plural(e.Epoch), why, final)
 	return nil
 }
 
@@ -384,4 +408,11 @@ func chainHooks(a, b Hooks) Hooks {
 			}
 		},
 	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

@@ -223,3 +223,21 @@ func TestPrepareRefusesToOverwriteARun(t *testing.T) {
 		t.Fatal("Prepare reused a non-empty run directory")
 	}
 }
+
+func TestResumeDataDir(t *testing.T) {
+	for _, tc := range []struct {
+		name                           string
+		flag, startFlag, env, lastRoot string
+		want                           string
+	}{
+		{"resume flag wins", "/new", "/start", "/env", "/last", "/new"},
+		{"start flag next", "", "/start", "/env", "/last", "/start"},
+		{"environment next", "", "", "/env", "/last", ""},
+		{"directory the run read", "", "", "", "/last", "/last"},
+		{"nothing known: default", "", "", "", "", ""},
+	} {
+		if got := ResumeDataDir(tc.flag, tc.startFlag, tc.env, tc.lastRoot); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

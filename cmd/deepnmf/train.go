@@ -128,9 +128,7 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 					return fmt.Errorf("--resume: %w", err)
 				}
 				dataset = info.Options.Dataset
-				if dataDir == "" {
-					dataDir = info.Options.DataDir
-				}
+				dataDir = train.ResumeDataDir(dataDir, info.Options.DataDir, os.Getenv(data.EnvDataDir), info.DataRoot)
 			}
 			ds, err := loadDataset(cmd, dataset, dataDir, !noFetch)
 			if err != nil {
