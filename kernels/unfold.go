@@ -85,54 +85,76 @@ func validSpan(start, dil, kernel, size int) (lo, hi int) {
 	return lo, max(lo, hi)
 }
 
+// patch is one row of the unfolded matrix: the sample n it reads, the input
+// coordinates (h0, w0) of its kernel origin (negative inside the padding), and
+// the kernel offsets [ilo, ihi) × [jlo, jhi) that fall inside the input.
+type patch struct {
+	row, n         int
+	h0, w0         int
+	ilo, ihi       int
+	jlo, jhi       int
+	touchesPadding bool // some kernel offsets read padding (zeros)
+}
+
+// forEachPatch calls fn for every row of the unfolded matrix in row order.
+// It is the one walk over patch positions that the four unfold/fold
+// functions share; they differ only in how they move a patch's values.
+func (g UnfoldGeom) forEachPatch(fn func(p patch)) {
+	ho, wo := g.OutH(), g.OutW()
+	var p patch
+	for n := 0; n < g.N; n++ {
+		for oh := 0; oh < ho; oh++ {
+			h0 := oh*g.StrideH - g.PadH
+			ilo, ihi := validSpan(h0, g.DilH, g.KH, g.H)
+			for ow := 0; ow < wo; ow++ {
+				w0 := ow*g.StrideW - g.PadW
+				jlo, jhi := validSpan(w0, g.DilW, g.KW, g.W)
+				p = patch{n: n, row: p.row, h0: h0, w0: w0, ilo: ilo, ihi: ihi, jlo: jlo, jhi: jhi,
+					touchesPadding: ilo > 0 || ihi < g.KH || jlo > 0 || jhi < g.KW}
+				if jlo == jhi {
+					p.ihi = ilo // the patch lies wholly in the padding columns
+				}
+				fn(p)
+				p.row++
+			}
+		}
+	}
+}
+
 // UnfoldNCHW writes the unfolded matrix of x (N×C×H×W, the network input
 // layout) into out (Rows()×Cols(), row-major), overwriting it.
 func UnfoldNCHW(g UnfoldGeom, x, out []float32) error {
 	if err := g.checkLens("kernels.UnfoldNCHW", len(x), len(out)); err != nil {
 		return err
 	}
-	ho, wo, cols, kk := g.OutH(), g.OutW(), g.Cols(), g.KH*g.KW
-	row := 0
-	for n := 0; n < g.N; n++ {
-		xn := x[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W]
-		for oh := 0; oh < ho; oh++ {
-			h0 := oh*g.StrideH - g.PadH
-			ilo, ihiRow := validSpan(h0, g.DilH, g.KH, g.H)
-			for ow := 0; ow < wo; ow++ {
-				ihi := ihiRow
-				w0 := ow*g.StrideW - g.PadW
-				jlo, jhi := validSpan(w0, g.DilW, g.KW, g.W)
-				dst := out[row*cols : (row+1)*cols]
-				if ilo > 0 || ihi < g.KH || jlo > 0 || jhi < g.KW {
-					clear(dst)
-				}
-				if jlo == jhi {
-					ihi = ilo // the patch lies wholly in the padding columns
-				}
-				for c := 0; c < g.C; c++ {
-					xc := xn[c*g.H*g.W : (c+1)*g.H*g.W]
-					dc := dst[c*kk : (c+1)*kk]
-					for i := ilo; i < ihi; i++ {
-						xr := xc[(h0+i*g.DilH)*g.W:]
-						dr := dc[i*g.KW : (i+1)*g.KW]
-						if g.DilW == 1 {
-							// An explicit loop: the runs are a kernel row long
-							// (5 here), too short for copy's call to pay.
-							d, s := dr[jlo:jhi], xr[w0+jlo:w0+jhi]
-							for j := range d {
-								d[j] = s[j]
-							}
-							continue
-						}
-						for j := jlo; j < jhi; j++ {
-							dr[j] = xr[w0+j*g.DilW]
-						}
+	cols, kk, plane := g.Cols(), g.KH*g.KW, g.H*g.W
+	g.forEachPatch(func(p patch) {
+		dst := out[p.row*cols : (p.row+1)*cols]
+		if p.touchesPadding {
+			clear(dst)
+		}
+		xn := x[p.n*g.C*plane : (p.n+1)*g.C*plane]
+		for c := 0; c < g.C; c++ {
+			xc := xn[c*plane : (c+1)*plane]
+			dc := dst[c*kk : (c+1)*kk]
+			for i := p.ilo; i < p.ihi; i++ {
+				xr := xc[(p.h0+i*g.DilH)*g.W:]
+				dr := dc[i*g.KW : (i+1)*g.KW]
+				if g.DilW == 1 {
+					// An explicit loop: the runs are a kernel row long
+					// (5 here), too short for copy's call to pay.
+					d, s := dr[p.jlo:p.jhi], xr[p.w0+p.jlo:p.w0+p.jhi]
+					for j := range d {
+						d[j] = s[j]
 					}
+					continue
 				}
-				row++
+				for j := p.jlo; j < p.jhi; j++ {
+					dr[j] = xr[p.w0+j*g.DilW]
+				}
 			}
 		}
-	}
+	})
 	return nil
 }
 
@@ -144,36 +166,22 @@ func FoldNCHW(g UnfoldGeom, cols, x []float32) error {
 	if err := g.checkLens("kernels.FoldNCHW", len(x), len(cols)); err != nil {
 		return err
 	}
-	ho, wo, nc, kk := g.OutH(), g.OutW(), g.Cols(), g.KH*g.KW
-	row := 0
-	for n := 0; n < g.N; n++ {
-		xn := x[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W]
-		for oh := 0; oh < ho; oh++ {
-			h0 := oh*g.StrideH - g.PadH
-			ilo, ihiRow := validSpan(h0, g.DilH, g.KH, g.H)
-			for ow := 0; ow < wo; ow++ {
-				ihi := ihiRow
-				w0 := ow*g.StrideW - g.PadW
-				jlo, jhi := validSpan(w0, g.DilW, g.KW, g.W)
-				src := cols[row*nc : (row+1)*nc]
-				if jlo == jhi {
-					ihi = ilo
+	nc, kk, plane := g.Cols(), g.KH*g.KW, g.H*g.W
+	g.forEachPatch(func(p patch) {
+		src := cols[p.row*nc : (p.row+1)*nc]
+		xn := x[p.n*g.C*plane : (p.n+1)*g.C*plane]
+		for c := 0; c < g.C; c++ {
+			xc := xn[c*plane : (c+1)*plane]
+			sc := src[c*kk : (c+1)*kk]
+			for i := p.ilo; i < p.ihi; i++ {
+				xr := xc[(p.h0+i*g.DilH)*g.W:]
+				sr := sc[i*g.KW : (i+1)*g.KW]
+				for j := p.jlo; j < p.jhi; j++ {
+					xr[p.w0+j*g.DilW] += sr[j]
 				}
-				for c := 0; c < g.C; c++ {
-					xc := xn[c*g.H*g.W : (c+1)*g.H*g.W]
-					sc := src[c*kk : (c+1)*kk]
-					for i := ilo; i < ihi; i++ {
-						xr := xc[(h0+i*g.DilH)*g.W:]
-						sr := sc[i*g.KW : (i+1)*g.KW]
-						for j := jlo; j < jhi; j++ {
-							xr[w0+j*g.DilW] += sr[j]
-						}
-					}
-				}
-				row++
 			}
 		}
-	}
+	})
 	return nil
 }
 
@@ -184,41 +192,27 @@ func UnfoldRows(g UnfoldGeom, x, out []float32) error {
 	if err := g.checkLens("kernels.UnfoldRows", len(x), len(out)); err != nil {
 		return err
 	}
-	ho, wo, cols, kk := g.OutH(), g.OutW(), g.Cols(), g.KH*g.KW
-	row := 0
-	for n := 0; n < g.N; n++ {
-		xn := x[n*g.H*g.W*g.C : (n+1)*g.H*g.W*g.C]
-		for oh := 0; oh < ho; oh++ {
-			h0 := oh*g.StrideH - g.PadH
-			ilo, ihiRow := validSpan(h0, g.DilH, g.KH, g.H)
-			for ow := 0; ow < wo; ow++ {
-				ihi := ihiRow
-				w0 := ow*g.StrideW - g.PadW
-				jlo, jhi := validSpan(w0, g.DilW, g.KW, g.W)
-				dst := out[row*cols : (row+1)*cols]
-				if ilo > 0 || ihi < g.KH || jlo > 0 || jhi < g.KW {
-					clear(dst)
+	cols, kk, sample := g.Cols(), g.KH*g.KW, g.H*g.W*g.C
+	g.forEachPatch(func(p patch) {
+		dst := out[p.row*cols : (p.row+1)*cols]
+		if p.touchesPadding {
+			clear(dst)
+		}
+		xn := x[p.n*sample : (p.n+1)*sample]
+		for i := p.ilo; i < p.ihi; i++ {
+			h := p.h0 + i*g.DilH
+			for j := p.jlo; j < p.jhi; j++ {
+				pos := (h*g.W + p.w0 + j*g.DilW) * g.C
+				src := xn[pos : pos+g.C]
+				// Channel c goes to column c·kk + i·KW + j: a stride-kk scatter
+				// inside one row, which stays in L1.
+				d := dst[i*g.KW+j:]
+				for c, v := range src {
+					d[c*kk] = v
 				}
-				if jlo == jhi {
-					ihi = ilo // the patch lies wholly in the padding columns
-				}
-				for i := ilo; i < ihi; i++ {
-					h := h0 + i*g.DilH
-					for j := jlo; j < jhi; j++ {
-						pos := (h*g.W + w0 + j*g.DilW) * g.C
-						src := xn[pos : pos+g.C]
-						// Channel c goes to column c·kk + i·KW + j: a stride-kk scatter
-						// inside one row, which stays in L1.
-						d := dst[i*g.KW+j:]
-						for c, v := range src {
-							d[c*kk] = v
-						}
-					}
-				}
-				row++
 			}
 		}
-	}
+	})
 	return nil
 }
 
@@ -229,35 +223,21 @@ func FoldRows(g UnfoldGeom, cols, x []float32) error {
 	if err := g.checkLens("kernels.FoldRows", len(x), len(cols)); err != nil {
 		return err
 	}
-	ho, wo, nc, kk := g.OutH(), g.OutW(), g.Cols(), g.KH*g.KW
-	row := 0
-	for n := 0; n < g.N; n++ {
-		xn := x[n*g.H*g.W*g.C : (n+1)*g.H*g.W*g.C]
-		for oh := 0; oh < ho; oh++ {
-			h0 := oh*g.StrideH - g.PadH
-			ilo, ihiRow := validSpan(h0, g.DilH, g.KH, g.H)
-			for ow := 0; ow < wo; ow++ {
-				ihi := ihiRow
-				w0 := ow*g.StrideW - g.PadW
-				jlo, jhi := validSpan(w0, g.DilW, g.KW, g.W)
-				src := cols[row*nc : (row+1)*nc]
-				if jlo == jhi {
-					ihi = ilo
+	nc, kk, sample := g.Cols(), g.KH*g.KW, g.H*g.W*g.C
+	g.forEachPatch(func(p patch) {
+		src := cols[p.row*nc : (p.row+1)*nc]
+		xn := x[p.n*sample : (p.n+1)*sample]
+		for i := p.ilo; i < p.ihi; i++ {
+			h := p.h0 + i*g.DilH
+			for j := p.jlo; j < p.jhi; j++ {
+				pos := (h*g.W + p.w0 + j*g.DilW) * g.C
+				dst := xn[pos : pos+g.C]
+				s := src[i*g.KW+j:]
+				for c := range dst {
+					dst[c] += s[c*kk]
 				}
-				for i := ilo; i < ihi; i++ {
-					h := h0 + i*g.DilH
-					for j := jlo; j < jhi; j++ {
-						pos := (h*g.W + w0 + j*g.DilW) * g.C
-						dst := xn[pos : pos+g.C]
-						s := src[i*g.KW+j:]
-						for c := range dst {
-							dst[c] += s[c*kk]
-						}
-					}
-				}
-				row++
 			}
 		}
-	}
+	})
 	return nil
 }
