@@ -85,6 +85,24 @@ func TestPredictImageOddSizes(t *testing.T) {
 	}
 }
 
+// saveMNISTWeights writes freshly initialised cnmf_1x1 weights for 1×24×24
+// input (MNIST-shaped), with the given safetensors metadata.
+func saveMNISTWeights(t *testing.T, path string, meta map[string]string) {
+	t.Helper()
+	cfg, err := nn.Preset("cnmf_1x1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := nn.Build(cfg, nn.Shape{C: 1, H: 24, W: 24}, 1, nn.Options{Threads: 1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	if err := net.SaveWeights(path, meta); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func writePNG(t *testing.T, path string, img image.Image) string {
 	t.Helper()
 	f, err := os.Create(path)
@@ -136,33 +154,14 @@ func TestPredictRejectsNonImage(t *testing.T) {
 // Weights saved by deepnmf carry their config, so predict, like eval, needs no
 // --config with them.
 func TestPredictConfigFromWeights(t *testing.T) {
-	cfg, err := nn.Preset("cnmf_1x1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	net, err := nn.Build(cfg, nn.Shape{C: 1, H: 24, W: 24}, 1, nn.Options{Threads: 1}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer net.Close()
 	dir := t.TempDir()
 	weights := filepath.Join(dir, "w.safetensors")
-	if err := net.SaveWeights(weights, nil); err != nil {
-		t.Fatal(err)
-	}
+	saveMNISTWeights(t, weights, nil)
 	img := image.NewGray(image.Rect(0, 0, 28, 28))
 	for i := range img.Pix {
 		img.Pix[i] = uint8(i * 7)
 	}
-	path := filepath.Join(dir, "digit.png")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	path := writePNG(t, filepath.Join(dir, "digit.png"), img)
 	out, err := execute("predict", "--weights", weights, "--dataset", "mnist", "--threads", "1", "--top", "1", path)
 	if err != nil || !strings.HasPrefix(out, path+":") {
 		t.Fatalf("predict --weights without --config: %v\n%s", err, out)
@@ -173,29 +172,10 @@ func TestPredictConfigFromWeights(t *testing.T) {
 // built for: the weights' shapes alone do not tell a user that MNIST weights
 // were used on CIFAR-10.
 func TestNetworkErrorsNameTheConfig(t *testing.T) {
-	cfg, err := nn.Preset("cnmf_1x1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	net, err := nn.Build(cfg, nn.Shape{C: 1, H: 24, W: 24}, 1, nn.Options{Threads: 1}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer net.Close()
 	dir := t.TempDir()
 	weights := filepath.Join(dir, "mnist.safetensors")
-	if err := net.SaveWeights(weights, nil); err != nil {
-		t.Fatal(err)
-	}
-	img := filepath.Join(dir, "x.png")
-	f, err := os.Create(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := png.Encode(f, image.NewRGBA(image.Rect(0, 0, 32, 32))); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	saveMNISTWeights(t, weights, nil)
+	img := writePNG(t, filepath.Join(dir, "x.png"), image.NewRGBA(image.Rect(0, 0, 32, 32)))
 	out, err := execute("predict", "--weights", weights, "--config", "cnmf_1x1", "--threads", "1", img)
 	if err == nil || !strings.Contains(out, "built from cnmf_1x1 for cifar10 input 3×28×28") {
 		t.Errorf("MNIST weights on CIFAR-10: %v\n%s", err, out)
@@ -205,6 +185,10 @@ func TestNetworkErrorsNameTheConfig(t *testing.T) {
 		t.Errorf("inspect on a too small input: %v\n%s", err, out)
 	}
 	// A config whose last block does not give one output per class.
+	cfg, err := nn.Preset("cnmf_1x1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg.NumberOfNeuronsA[len(cfg.NumberOfNeuronsA)-1] = 7
 	raw, err := cfg.MarshalJSON()
 	if err != nil {
@@ -224,15 +208,7 @@ func TestNetworkErrorsNameTheConfig(t *testing.T) {
 // configs and datasets; so is a run directory that holds no weights yet.
 func TestMissingWeightsNamedPlainly(t *testing.T) {
 	dir := t.TempDir()
-	img := filepath.Join(dir, "x.png")
-	f, err := os.Create(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := png.Encode(f, image.NewRGBA(image.Rect(0, 0, 32, 32))); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	img := writePNG(t, filepath.Join(dir, "x.png"), image.NewRGBA(image.Rect(0, 0, 32, 32)))
 	missing := filepath.Join(dir, "none.safetensors")
 	out, err := execute("predict", "--weights", missing, "--config", "cnmf_1x1", "--threads", "1", img)
 	if err == nil || !strings.Contains(out, missing) || strings.Contains(out, "were the weights trained") {
@@ -250,29 +226,10 @@ func TestMissingWeightsNamedPlainly(t *testing.T) {
 // Weights written by deepnmf train record their dataset: predict and eval
 // take it from them when --dataset is not given.
 func TestDatasetFromWeights(t *testing.T) {
-	cfg, err := nn.Preset("cnmf_1x1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	net, err := nn.Build(cfg, nn.Shape{C: 1, H: 24, W: 24}, 1, nn.Options{Threads: 1}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer net.Close()
 	dir := t.TempDir()
 	weights := filepath.Join(dir, "final.safetensors")
-	if err := net.SaveWeights(weights, map[string]string{"dataset": "fashion-mnist"}); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "shoe.png")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := png.Encode(f, image.NewGray(image.Rect(0, 0, 28, 28))); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	saveMNISTWeights(t, weights, map[string]string{"dataset": "fashion-mnist"})
+	path := writePNG(t, filepath.Join(dir, "shoe.png"), image.NewGray(image.Rect(0, 0, 28, 28)))
 	out, err := execute("predict", "--weights", weights, "--threads", "1", "--top", "10", path)
 	if err != nil || !strings.Contains(out, "Ankle boot") {
 		t.Errorf("predict --weights without --dataset: %v, want Fashion-MNIST's classes\n%s", err, out)
