@@ -156,40 +156,7 @@ func chunkA(s isa, c Register, w int) {
 	SHLQ(U8(2), dpb)
 	n := Load(Param("k"), GP64())
 
-	acc := make([][]VecVirtual, rows)
-	var all []VecVirtual
-	for i := range acc {
-		acc[i] = make([]VecVirtual, w)
-		for v := range acc[i] {
-			acc[i][v] = s.vec()
-			all = append(all, acc[i][v])
-		}
-	}
-	zeroVecs(s, all...)
-	loop := label(s, "A_k", w)
-	Label(loop)
-	wv := make([]VecVirtual, w)
-	for v := range wv {
-		wv[v] = s.vec()
-		VMOVUPS(Mem{Base: pw, Disp: v * s.bytes()}, wv[v])
-	}
-	for i := 0; i < rows; i++ {
-		if s.lanes == 16 {
-			for v := 0; v < w; v++ {
-				VFMADD231PS_BCST(rowAddr(ph, kpb, kpb3, i, 0), wv[v], acc[i][v])
-			}
-		} else {
-			b := s.vec()
-			VBROADCASTSS(rowAddr(ph, kpb, kpb3, i, 0), b)
-			for v := 0; v < w; v++ {
-				VFMADD231PS(b, wv[v], acc[i][v])
-			}
-		}
-	}
-	ADDQ(dpb, pw)
-	ADDQ(U8(4), ph)
-	DECQ(n)
-	JNE(LabelRef(loop))
+	acc := rankOneLoop(s, label(s, "A_k", w), w, pw, dpb, ph, kpb, kpb3, n)
 
 	eps := broadcastConst(s, 1e-20)
 	px := Load(Param("xt"), GP64())
@@ -253,40 +220,7 @@ func groupB(s isa, g Register, w int) {
 	LEAQ(Mem{Base: dpb, Index: dpb, Scale: 2}, dpb3)
 	n := Load(Param("d"), GP64())
 
-	acc := make([][]VecVirtual, rows)
-	var all []VecVirtual
-	for i := range acc {
-		acc[i] = make([]VecVirtual, w)
-		for v := range acc[i] {
-			acc[i][v] = s.vec()
-			all = append(all, acc[i][v])
-		}
-	}
-	zeroVecs(s, all...)
-	loop := label(s, "B_d", w)
-	Label(loop)
-	tv := make([]VecVirtual, w)
-	for v := range tv {
-		tv[v] = s.vec()
-		VMOVUPS(Mem{Base: pt, Disp: v * s.bytes()}, tv[v])
-	}
-	for i := 0; i < rows; i++ {
-		if s.lanes == 16 {
-			for v := 0; v < w; v++ {
-				VFMADD231PS_BCST(rowAddr(pq, dpb, dpb3, i, 0), tv[v], acc[i][v])
-			}
-		} else {
-			b := s.vec()
-			VBROADCASTSS(rowAddr(pq, dpb, dpb3, i, 0), b)
-			for v := 0; v < w; v++ {
-				VFMADD231PS(b, tv[v], acc[i][v])
-			}
-		}
-	}
-	ADDQ(kpb, pt)
-	ADDQ(U8(4), pq)
-	DECQ(n)
-	JNE(LabelRef(loop))
+	acc := rankOneLoop(s, label(s, "B_d", w), w, pt, kpb, pq, dpb, dpb3, n)
 
 	ph := Load(Param("ht"), GP64())
 	ADDQ(g, ph)
@@ -385,6 +319,48 @@ func reduceYMM(y VecVirtual) VecVirtual {
 // zeroVecs clears vs without the xor idiom: avo's liveness analysis takes
 // "VPXORD v, v, v" as a read of v, which would keep v live from the function
 // entry and exhaust the registers. A broadcast zero is written, never read.
+// rankOneLoop emits the loop both products of the iteration share: n times,
+// load w vectors of a matrix row at mat (then advance mat by matStep bytes)
+// and add them, times the next scalar of each of the tile's rows (row i's
+// scalars start at vecs + i·stride and advance by 4 bytes), into that row's w
+// accumulators, which it returns zeroed-then-summed.
+func rankOneLoop(s isa, loop string, w int, mat, matStep, vecs, stride, stride3, n Register) [][]VecVirtual {
+	acc := make([][]VecVirtual, rows)
+	var all []VecVirtual
+	for i := range acc {
+		acc[i] = make([]VecVirtual, w)
+		for v := range acc[i] {
+			acc[i][v] = s.vec()
+			all = append(all, acc[i][v])
+		}
+	}
+	zeroVecs(s, all...)
+	Label(loop)
+	mv := make([]VecVirtual, w)
+	for v := range mv {
+		mv[v] = s.vec()
+		VMOVUPS(Mem{Base: mat, Disp: v * s.bytes()}, mv[v])
+	}
+	for i := 0; i < rows; i++ {
+		if s.lanes == 16 {
+			for v := 0; v < w; v++ {
+				VFMADD231PS_BCST(rowAddr(vecs, stride, stride3, i, 0), mv[v], acc[i][v])
+			}
+		} else {
+			b := s.vec()
+			VBROADCASTSS(rowAddr(vecs, stride, stride3, i, 0), b)
+			for v := 0; v < w; v++ {
+				VFMADD231PS(b, mv[v], acc[i][v])
+			}
+		}
+	}
+	ADDQ(matStep, mat)
+	ADDQ(U8(4), vecs)
+	DECQ(n)
+	JNE(LabelRef(loop))
+	return acc
+}
+
 func zeroVecs(s isa, vs ...VecVirtual) {
 	z := broadcastConst(s, 0)
 	for _, v := range vs {
