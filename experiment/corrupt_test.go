@@ -12,7 +12,7 @@ import (
 // The 2×2 one-channel cases use binary fractions, so the expected values are exact.
 
 func TestApplyUniformHandComputed(t *testing.T) {
-	img := []float32{1, 2, 3, 2}           // Σ = 8 → 1/8, 2/8, 3/8, 2/8
+	img := []float32{1, 2, 3, 2}            // Σ = 8 → 1/8, 2/8, 3/8, 2/8
 	u := []float32{0.5, 0.25, 0.125, 0.125} // Σ = 1
 	ApplyUniform(img, u, 0.25)
 	// 0.75·x̂ + 0.25·û
