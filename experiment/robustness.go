@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
@@ -117,7 +118,7 @@ func WriteRobustness(dir string, res RobustnessResult) ([]string, error) {
 			if !ok {
 				i = len(series)
 				idx[r.Run] = i
-				series = append(series, Series{Name: fmt.Sprintf("%s (%s)", filepath.Base(r.Run), r.Model)})
+				series = append(series, Series{Name: fmt.Sprintf("%s (%s)", filepath.Base(filepath.Clean(r.Run)), r.Model)})
 			}
 			series[i].X, series[i].Y = append(series[i].X, r.Eta), append(series[i].Y, r.Accuracy)
 		}
@@ -126,7 +127,8 @@ func WriteRobustness(dir string, res RobustnessResult) ([]string, error) {
 			title += fmt.Sprintf(" (first %d test images only)", res.LimitTest)
 		}
 		p := lineChart(title, "η", "test accuracy (%)", series, false)
-		p.Legend.Top = true
+		// Accuracy falls with η, which leaves the bottom-left corner empty.
+		p.Legend.Top, p.Legend.Left = false, true
 		p.Y.Min = 0
 		f, err := saveFigure([][]*plot.Plot{{p}}, 16*vg.Centimeter, 11*vg.Centimeter, dir, "robustness_"+noise)
 		if err != nil {
@@ -149,4 +151,77 @@ func ReadRobustness(dir string) (RobustnessResult, error) {
 		return RobustnessResult{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return res, nil
+}
+
+// RobustnessOptions is the whole robustness study of one or more models.
+type RobustnessOptions struct {
+	Sources   []Source
+	Noises    []Noise
+	Seed      uint64
+	LimitTest int    // first N test images (0 = all)
+	Threads   int    // worker goroutines of each network
+	DataDir   string // data root ("" = the run's recorded one, else data.ResolveDir's default)
+	// Start, if not nil, is called once with the number of images the study
+	// will evaluate; Progress with the images evaluated since its last call.
+	Start    func(totalImages int)
+	Progress func(images int)
+}
+
+// RunRobustness opens every model, evaluates it at every level of every
+// noise and returns the result (without writing it).
+func RunRobustness(ctx context.Context, o RobustnessOptions) (RobustnessResult, error) {
+	start := time.Now()
+	if len(o.Sources) == 0 || len(o.Noises) == 0 {
+		return RobustnessResult{}, fmt.Errorf("robustness: need at least one model and one noise")
+	}
+	if o.LimitTest < 0 || o.Threads < 1 {
+		return RobustnessResult{}, fmt.Errorf("robustness: --limit-test must not be negative and --threads at least 1 (got %d, %d)", o.LimitTest, o.Threads)
+	}
+	var opened []*Opened
+	defer func() {
+		for _, m := range opened {
+			m.Close()
+		}
+	}()
+	datasets := map[string]*data.Dataset{}
+	var models []RobustnessModel
+	total := 0
+	for _, src := range o.Sources {
+		m, err := Open(src, o.Threads)
+		if err != nil {
+			return RobustnessResult{}, fmt.Errorf("robustness: %w", err)
+		}
+		opened = append(opened, m)
+		root := o.DataDir
+		if root == "" && m.DataRoot != "" {
+			if _, err := os.Stat(data.DatasetDir(m.DataRoot, m.Dataset)); err == nil {
+				root = m.DataRoot
+			}
+		}
+		if root, err = data.ResolveDir(root); err != nil {
+			return RobustnessResult{}, err
+		}
+		key := m.Dataset + "\x00" + root
+		ds := datasets[key]
+		if ds == nil {
+			if ds, err = data.Load(m.Dataset, root); err != nil {
+				return RobustnessResult{}, fmt.Errorf("robustness: %w", err)
+			}
+			datasets[key] = ds
+		}
+		n := ds.Test.N
+		if o.LimitTest > 0 && o.LimitTest < n {
+			n = o.LimitTest
+		}
+		total += n * NumLevels * len(o.Noises)
+		models = append(models, RobustnessModel{Run: src.Label(), Model: m.Name, Dataset: ds, BatchSize: m.BatchSize, Eval: m.Evaluator(ds, o.LimitTest)})
+	}
+	if o.Start != nil {
+		o.Start(total)
+	}
+	rows, err := Robustness(ctx, models, o.Noises, o.Seed, o.Progress)
+	if err != nil {
+		return RobustnessResult{}, fmt.Errorf("robustness: %w", err)
+	}
+	return RobustnessResult{Seed: o.Seed, LimitTest: o.LimitTest, WallSeconds: time.Since(start).Seconds(), Rows: rows}, nil
 }
