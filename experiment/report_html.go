@@ -112,7 +112,7 @@ evaluation crop; test batches of 50 in file order, BatchNorm with each corrupted
 {{if .Grad}}<h2 id="gradients">Gradient accuracy of the backward methods</h2>
 <p class="note">Each method against exact backprop through the T unrolled iterations (spec §1.7): cosine similarity and mean absolute
 error of ∂L/∂x (through the L1 normalisation before the layer) and of ∂L/∂V (the raw weight).</p>
-<div class="grid">{{range .Grad}}<figure><img src="{{.Src}}" alt="{{.Alt}}"><figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
+<div>{{range .Grad}}<figure><img src="{{.Src}}" alt="{{.Alt}}"><figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
 <table id="grad-table"><caption>T = {{.GradT}}</caption>
 <thead><tr><th class="l">case</th><th class="l">method</th><th>cos ∂L/∂x</th><th>MAE ∂L/∂x</th><th>cos ∂L/∂V</th><th>MAE ∂L/∂V</th></tr></thead>
 <tbody>{{range .GradRows}}<tr><td class="l">{{.Case}}</td><td class="l">{{.Method}}</td><td>{{f4 .CosX}}</td><td>{{g3 .MAEX}}</td><td>{{f4 .CosW}}</td><td>{{g3 .MAEW}}</td></tr>
