@@ -1,7 +1,3 @@
-// Package nn holds the layers of the paper's networks, each with its forward and
-// backward written out, the builder that turns an official network config into
-// the official layer sequence (same indices, hence the official state_dict keys),
-// and safetensors input and output.
 package nn
 
 import (
