@@ -1,7 +1,3 @@
-// Package nn holds the layers of the paper's networks, each with its forward and
-// backward written out, the builder that turns an official network config into
-// the official layer sequence (same indices, hence the official state_dict keys),
-// and safetensors input and output.
 package nn
 
 import (
@@ -119,8 +115,12 @@ func (n *Network) Layers() []LayerInfo {
 }
 
 // ParamCount returns the number of trainable values in total and per group.
-func (n *Network) ParamCount() (total int, perGroup [NumGroups]int) {
-	for _, p := range n.params {
+func (n *Network) ParamCount() (total int, perGroup [NumGroups]int) { return CountParams(n.params) }
+
+// CountParams is the official parameter count (every element of every
+// parameter tensor) of params, in total and per optimiser group.
+func CountParams(params []*Param) (total int, perGroup [NumGroups]int) {
+	for _, p := range params {
 		total += len(p.Data)
 		perGroup[p.Group] += len(p.Data)
 	}
