@@ -58,7 +58,7 @@ type benchJSON struct {
 // CostArgs are the bench arguments of one row.
 func (o CostOptions) CostArgs(method string, iterations int) []string {
 	return []string{"bench", "--model", o.Model, "--backward", method, "--iterations", strconv.Itoa(iterations),
-		"--mode", "train", "--batch", strconv.Itoa(o.Batch), "--steps", strconv.Itoa(o.Steps),
+		"--mode", "train", "--batch-size", strconv.Itoa(o.Batch), "--steps", strconv.Itoa(o.Steps),
 		"--warmup", strconv.Itoa(o.Warmup), "--threads", strconv.Itoa(o.Threads), "--json"}
 }
 

@@ -30,7 +30,7 @@ func (l *DictionaryLoader) Load(r *Run) (*Dictionary, []float32, int, error) {
 	}
 	root := l.DataDir
 	if root == "" && m.DataRoot != "" {
-		if _, err := os.Stat(data.DatasetDir(m.DataRoot, m.Dataset)); err == nil {
+		if _, err := os.Stat(data.DatasetDir(m.DataRoot, m.Dataset.Name)); err == nil {
 			root = m.DataRoot
 		}
 	}
@@ -40,10 +40,10 @@ func (l *DictionaryLoader) Load(r *Run) (*Dictionary, []float32, int, error) {
 	if l.loaded == nil {
 		l.loaded = map[string]*data.Dataset{}
 	}
-	key := m.Dataset + "\x00" + root
+	key := m.Dataset.Name + "\x00" + root
 	ds := l.loaded[key]
 	if ds == nil {
-		if ds, err = data.Load(m.Dataset, root); err != nil {
+		if ds, err = data.Load(m.Dataset.Name, root); err != nil {
 			// The dictionary stands without the reconstructions.
 			return d, nil, 0, nil
 		}

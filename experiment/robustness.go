@@ -38,7 +38,7 @@ type RobustnessResult struct {
 
 // Evaluator evaluates one model on its test split in file order, calling
 // corrupt (when not nil) on each batch of full stored images before the
-// evaluation crop, and progress with the images done so far in this pass.
+// evaluation crop, and progress with each batch's image count.
 type Evaluator interface {
 	Evaluate(ctx context.Context, corrupt func(batch int, full []float32, n int) error, progress func(images int)) (correct, n int, err error)
 }
@@ -63,12 +63,10 @@ func Robustness(ctx context.Context, models []RobustnessModel, noises []Noise, s
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", m.Run, err)
 				}
-				last := 0
 				correct, total, err := m.Eval.Evaluate(ctx, c.Corrupt, func(images int) {
 					if progress != nil {
-						progress(images - last)
+						progress(images)
 					}
-					last = images
 				})
 				if err != nil {
 					return nil, fmt.Errorf("%s, %s noise at η=%g: %w", m.Run, n, eta, err)
@@ -194,17 +192,17 @@ func RunRobustness(ctx context.Context, o RobustnessOptions) (RobustnessResult, 
 		opened = append(opened, m)
 		root := o.DataDir
 		if root == "" && m.DataRoot != "" {
-			if _, err := os.Stat(data.DatasetDir(m.DataRoot, m.Dataset)); err == nil {
+			if _, err := os.Stat(data.DatasetDir(m.DataRoot, m.Dataset.Name)); err == nil {
 				root = m.DataRoot
 			}
 		}
 		if root, err = data.ResolveDir(root); err != nil {
 			return RobustnessResult{}, err
 		}
-		key := m.Dataset + "\x00" + root
+		key := m.Dataset.Name + "\x00" + root
 		ds := datasets[key]
 		if ds == nil {
-			if ds, err = data.Load(m.Dataset, root); err != nil {
+			if ds, err = data.Load(m.Dataset.Name, root); err != nil {
 				return RobustnessResult{}, fmt.Errorf("robustness: %w", err)
 			}
 			datasets[key] = ds

@@ -34,7 +34,7 @@ func (e blackEvaluator) Evaluate(ctx context.Context, corrupt func(int, []float3
 				correct++
 			}
 		}
-		progress(b*e.B + n)
+		progress(n)
 	}
 	return correct, e.ds.Test.N, nil
 }

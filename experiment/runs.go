@@ -39,7 +39,7 @@ type Run struct {
 
 // LoadRun reads RUN_DIR/run.json and RUN_DIR/metrics.csv.
 func LoadRun(dir string) (*Run, error) {
-	info, err := train.LoadRunOptions(dir)
+	info, err := train.LoadRunInfo(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,7 @@ method) into --out.`,
 	f.StringVar(&o.model, "model", "cnmf_1x1", "network preset")
 	f.StringVar(&o.backward, "backward", "approx,unrolled,implicit", "comma-separated NNMF backward methods")
 	f.IntSliceVar(&o.iterations, "iterations", []int{5, 10, 20, 40}, "NNMF iterations T")
-	f.IntVar(&o.batch, "batch", 50, "images per batch")
+	f.IntVar(&o.batch, "batch-size", 50, "images per batch")
 	f.IntVar(&o.steps, "steps", 10, "timed steps per configuration")
 	f.IntVar(&o.warmup, "warmup", 2, "untimed steps per configuration")
 	f.IntVar(&o.threads, "threads", runtime.NumCPU(), "goroutines per batch")
@@ -86,7 +86,7 @@ func runBackwardCost(cmd *cobra.Command, o backwardCostOptions) (*backwardCostRe
 		}
 	}
 	if o.batch < 1 || o.steps < 1 || o.warmup < 0 || o.threads < 1 {
-		return nil, fmt.Errorf("backward-cost: --batch, --steps and --threads must be at least 1 and --warmup not negative (got %d, %d, %d, %d)", o.batch, o.steps, o.threads, o.warmup)
+		return nil, fmt.Errorf("backward-cost: --batch-size, --steps and --threads must be at least 1 and --warmup not negative (got %d, %d, %d, %d)", o.batch, o.steps, o.threads, o.warmup)
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -22,7 +22,7 @@ func TestBackwardCostCommand(t *testing.T) {
 	t.Setenv(asCLIEnv, "1")
 	out := t.TempDir()
 	stdout, _, err := runDeepnmf("backward-cost", "--model", "cnmf_1x1", "--backward", "approx,unrolled", "--iterations", "2",
-		"--batch", "2", "--steps", "1", "--warmup", "0", "--threads", "1", "--out", out, "--json")
+		"--batch-size", "2", "--steps", "1", "--warmup", "0", "--threads", "1", "--out", out, "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
