@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -128,9 +129,9 @@ func printRobustness(w io.Writer, res *robustnessOutput) {
 	if res.LimitTest > 0 {
 		fmt.Fprintf(w, "reduced: the first %d test images only\n", res.LimitTest)
 	}
-	fmt.Fprintf(w, "%-40s %-12s %6s %8s %10s\n", "run", "noise", "eta", "correct", "accuracy")
+	fmt.Fprintf(w, "%-28s %-16s %-12s %6s %8s %10s\n", "run", "model", "noise", "eta", "correct", "accuracy")
 	for _, r := range res.Rows {
-		fmt.Fprintf(w, "%-40s %-12s %6.3f %8d %9.2f%%\n", r.Run, r.Noise, r.Eta, r.Correct, r.Accuracy)
+		fmt.Fprintf(w, "%-28s %-16s %-12s %6.3f %8d %9.2f%%\n", filepath.Base(filepath.Clean(r.Run)), r.Model, r.Noise, r.Eta, r.Correct, r.Accuracy)
 	}
 	fmt.Fprintf(w, "wall time %.1f s; wrote %s\n", res.WallSeconds, strings.Join(res.Files, ", "))
 }
