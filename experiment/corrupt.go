@@ -171,8 +171,13 @@ type Corruptor struct {
 	ImageLen  int // C·Size·Size of one stored image
 	BatchSize int // size of every test batch but the last: pairs test batch b with training images b·BatchSize…
 	// Train is the training split whose images picture noise superposes
-	// (un-augmented, full size, /255, in file order); unused by the others.
+	// (un-augmented, full size, /255); unused by the others.
 	Train *data.Split
+	// Pairs, if not nil, is the order of the training images that picture
+	// noise pairs with the test images (test image i gets Train image
+	// Pairs[i]); nil is file order, as the issue and the scripts' loaders
+	// (both unshuffled) have it. See PicturePairs.
+	Pairs []int
 
 	u, u2 []float32
 }
@@ -236,12 +241,16 @@ func (c *Corruptor) Corrupt(batch int, full []float32, n int) error {
 		}
 	case Picture:
 		first := batch * c.BatchSize
-		if first+n > c.Train.N {
+		if first+n > c.Train.N || (c.Pairs != nil && first+n > len(c.Pairs)) {
 			return fmt.Errorf("corruption: picture noise pairs test batch %d with training images %d…%d, but the training split has %d", batch, first, first+n-1, c.Train.N)
 		}
 		for j := range n {
 			other := c.u[j*L : (j+1)*L]
-			for i, v := range c.Train.Image(first + j) {
+			t := first + j
+			if c.Pairs != nil {
+				t = c.Pairs[t]
+			}
+			for i, v := range c.Train.Image(t) {
 				other[i] = float32(v) / 255
 			}
 			ApplyPicture(full[j*L:(j+1)*L], other, c.Eta)
@@ -259,4 +268,17 @@ func (c *Corruptor) Corrupt(batch int, full []float32, n int) error {
 		}
 	}
 	return nil
+}
+
+// pairStream keys the shuffled picture pairing apart from other uses of a seed.
+const pairStream = 0x70616972 // "pair"
+
+// PicturePairs is the shuffled pairing of spec §6 item 16: a permutation of
+// the n training images drawn from seed 0 (the official shuffle seed),
+// the same at every level. File order pairs test image i with training image
+// i, which leaks the label when both splits are stored in the same class
+// order (as the CIFAR-10 files in ../shared/data are: labels 0…9 cycling);
+// the shuffled order does not.
+func PicturePairs(n int) []int {
+	return rand.New(rand.NewPCG(0, pairStream)).Perm(n)
 }

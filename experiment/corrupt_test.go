@@ -287,3 +287,37 @@ func TestCorruptorErrors(t *testing.T) {
 		t.Fatal("a short batch accepted")
 	}
 }
+
+func TestCorruptorShuffledPairs(t *testing.T) {
+	const L, B = 3 * 4 * 4, 4
+	train := trainSplit(12, 4)
+	x := testBatch(1, B, L)
+	pairs := PicturePairs(train.N)
+	if len(pairs) != 12 || slices.Equal(pairs, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}) {
+		t.Fatalf("not a shuffled permutation: %v", pairs)
+	}
+	if !slices.Equal(pairs, PicturePairs(12)) {
+		t.Fatal("the pairing is not fixed")
+	}
+	c, err := NewCorruptor(Picture, 10, 21, L, B, train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Pairs = pairs
+	got := slices.Clone(x)
+	if err := c.Corrupt(2, got, B); err != nil {
+		t.Fatal(err)
+	}
+	// Test image 2·B+j is mixed with training image pairs[2·B+j], at η = 0.25.
+	for j := range B {
+		want := slices.Clone(x[j*L : (j+1)*L])
+		other := make([]float32, L)
+		for i, v := range train.Image(pairs[2*B+j]) {
+			other[i] = float32(v) / 255
+		}
+		ApplyPicture(want, other, Levels(Picture)[10])
+		if !slices.Equal(got[j*L:(j+1)*L], want) {
+			t.Fatalf("image %d is not paired with training image %d", j, pairs[2*B+j])
+		}
+	}
+}

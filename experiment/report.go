@@ -231,6 +231,9 @@ func WriteReport(o ReportOptions) ([]string, error) {
 			sec.Note = fmt.Sprintf("reduced: first %s test images only", groupDigits(res.LimitTest))
 		}
 		sec.Note = strings.TrimPrefix(strings.Join([]string{sec.Note, fmt.Sprintf("seed %d", res.Seed)}, "; "), "; ")
+		if res.PicturePairs != "" {
+			sec.Note += "; picture noise pairs in " + res.PicturePairs + " order"
+		}
 		copied, err := copyFigures(dir, filepath.Join(o.Out, sub), "robustness_")
 		if err != nil {
 			return nil, fmt.Errorf("report: %w", err)

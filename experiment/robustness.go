@@ -30,10 +30,13 @@ type RobustnessRow struct {
 
 // RobustnessResult is robustness.json: the rows and how they were made.
 type RobustnessResult struct {
-	Seed        uint64          `json:"seed"`
-	LimitTest   int             `json:"limit_test"` // 0: the whole test split
-	WallSeconds float64         `json:"wall_s"`
-	Rows        []RobustnessRow `json:"rows"`
+	Seed      uint64 `json:"seed"`
+	LimitTest int    `json:"limit_test"` // 0: the whole test split
+	// PicturePairs is "file" (test image i with training image i) or
+	// "shuffled" (PicturePairs: a fixed permutation from seed 0).
+	PicturePairs string          `json:"picture_pairs"`
+	WallSeconds  float64         `json:"wall_s"`
+	Rows         []RobustnessRow `json:"rows"`
 }
 
 // Evaluator evaluates one model on its test split in file order, calling
@@ -49,6 +52,7 @@ type RobustnessModel struct {
 	Dataset    *data.Dataset
 	BatchSize  int
 	Eval       Evaluator
+	Pairs      []int // picture noise's pairing (nil: file order), see Corruptor.Pairs
 }
 
 // Robustness evaluates every model at every level of every noise. progress
@@ -63,6 +67,7 @@ func Robustness(ctx context.Context, models []RobustnessModel, noises []Noise, s
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", m.Run, err)
 				}
+				c.Pairs = m.Pairs
 				correct, total, err := m.Eval.Evaluate(ctx, c.Corrupt, func(images int) {
 					if progress != nil {
 						progress(images)
@@ -121,6 +126,9 @@ func WriteRobustness(dir string, res RobustnessResult) ([]string, error) {
 			series[i].X, series[i].Y = append(series[i].X, r.Eta), append(series[i].Y, r.Accuracy)
 		}
 		title := noise + " noise"
+		if noise == Picture.String() && res.PicturePairs != "" {
+			title += ", " + res.PicturePairs + "-order pairs"
+		}
 		if res.LimitTest > 0 {
 			title += fmt.Sprintf(" (first %d test images only)", res.LimitTest)
 		}
@@ -159,6 +167,9 @@ type RobustnessOptions struct {
 	LimitTest int    // first N test images (0 = all)
 	Threads   int    // worker goroutines of each network
 	DataDir   string // data root ("" = the run's recorded one, else data.ResolveDir's default)
+	// ShuffledPairs pairs picture noise's test images with a fixed shuffled
+	// order of the training images (PicturePairs) instead of file order.
+	ShuffledPairs bool
 	// Start, if not nil, is called once with the number of images the study
 	// will evaluate; Progress with the images evaluated since its last call.
 	Start    func(totalImages int)
@@ -212,7 +223,11 @@ func RunRobustness(ctx context.Context, o RobustnessOptions) (RobustnessResult, 
 			n = o.LimitTest
 		}
 		total += n * NumLevels * len(o.Noises)
-		models = append(models, RobustnessModel{Run: src.Label(), Model: m.Name, Dataset: ds, BatchSize: m.BatchSize, Eval: m.Evaluator(ds, o.LimitTest)})
+		rm := RobustnessModel{Run: src.Label(), Model: m.Name, Dataset: ds, BatchSize: m.BatchSize, Eval: m.Evaluator(ds, o.LimitTest)}
+		if o.ShuffledPairs {
+			rm.Pairs = PicturePairs(ds.Train.N)
+		}
+		models = append(models, rm)
 	}
 	if o.Start != nil {
 		o.Start(total)
@@ -221,5 +236,9 @@ func RunRobustness(ctx context.Context, o RobustnessOptions) (RobustnessResult, 
 	if err != nil {
 		return RobustnessResult{}, fmt.Errorf("robustness: %w", err)
 	}
-	return RobustnessResult{Seed: o.Seed, LimitTest: o.LimitTest, WallSeconds: time.Since(start).Seconds(), Rows: rows}, nil
+	pairs := "file"
+	if o.ShuffledPairs {
+		pairs = "shuffled"
+	}
+	return RobustnessResult{Seed: o.Seed, LimitTest: o.LimitTest, PicturePairs: pairs, WallSeconds: time.Since(start).Seconds(), Rows: rows}, nil
 }

@@ -20,7 +20,7 @@ func init() { subcommands = append(subcommands, newRobustnessCmd) }
 type robustnessOptions struct {
 	runs                        []string
 	weights, config, noise, out string
-	dataDir                     string
+	dataDir, pictureOrder       string
 	seed                        uint64
 	limitTest, threads          int
 	asJSON                      bool
@@ -55,7 +55,14 @@ noise is drawn from --seed, one stream per (noise, level, batch).
 
 Writes robustness.csv (run, model, dataset, noise, eta, correct, n, accuracy in
 percent), robustness.json and robustness_<noise>.png/.svg (accuracy against η,
-one line per model) into --out. With --limit-test the outputs say so.`,
+one line per model) into --out. With --limit-test the outputs say so.
+
+Picture noise pairs in file order by default (the issue's and the scripts'
+unshuffled loaders). When both splits are stored in the same class order, as
+the CIFAR-10 files in ../shared/data are (labels 0…9 cycling in both), file
+order mixes every test image with a training image of its own class and the
+accuracy rises with η; --picture-pairs shuffled uses a fixed permutation of the
+training images (seed 0, spec §6 item 16) instead.`,
 		Example: `  deepnmf robustness --run runs/cnmf_1x1 --run runs/cnn --out studies/noise
   deepnmf robustness --weights model.safetensors --config network.json --noise holes --limit-test 1000 --out /tmp/noise`,
 		Args: cobra.NoArgs,
@@ -76,6 +83,7 @@ one line per model) into --out. With --limit-test the outputs say so.`,
 	f.StringVar(&o.weights, "weights", "", "weights file (instead of --run)")
 	f.StringVar(&o.config, "config", "", "network config file or preset of --weights (weights written by deepnmf carry theirs)")
 	f.StringVar(&o.noise, "noise", "uniform,picture,holes,holes-noise", "comma-separated corruptions")
+	f.StringVar(&o.pictureOrder, "picture-pairs", "file", "picture noise pairs test image i with training image i in file order, or in a fixed shuffled order (seed 0): file|shuffled")
 	f.Uint64Var(&o.seed, "seed", 21, "seed of the noise (21 as the official scripts)")
 	f.IntVar(&o.limitTest, "limit-test", 0, "evaluate only the first N test images (0 = all); the outputs say so")
 	f.IntVar(&o.threads, "threads", runtime.NumCPU(), "worker goroutines (fixed shards of every batch)")
@@ -95,6 +103,9 @@ func runRobustness(cmd *cobra.Command, o robustnessOptions) (*robustnessOutput, 
 	if o.config != "" && o.weights == "" {
 		return nil, errors.New("robustness: --config goes with --weights")
 	}
+	if o.pictureOrder != "file" && o.pictureOrder != "shuffled" {
+		return nil, fmt.Errorf("robustness: --picture-pairs %q: want file or shuffled", o.pictureOrder)
+	}
 	noises, err := experiment.ParseNoises(o.noise)
 	if err != nil {
 		return nil, fmt.Errorf("robustness: --noise: %w", err)
@@ -109,6 +120,7 @@ func runRobustness(cmd *cobra.Command, o robustnessOptions) (*robustnessOutput, 
 	bar := newProgress(nil, 0, "", "")
 	res, err := experiment.RunRobustness(cmd.Context(), experiment.RobustnessOptions{
 		Sources: sources, Noises: noises, Seed: o.seed, LimitTest: o.limitTest, Threads: o.threads, DataDir: o.dataDir,
+		ShuffledPairs: o.pictureOrder == "shuffled",
 		Start: func(total int) {
 			bar = newProgress(terminalErr(cmd), total, fmt.Sprintf("robustness: %d levels", len(sources)*len(noises)*experiment.NumLevels), "img")
 		},
