@@ -239,11 +239,13 @@ func WriteReport(o ReportOptions) ([]string, error) {
 			return nil, fmt.Errorf("report: %w", err)
 		}
 		files = append(files, copied...)
-		for _, c := range copied {
-			if strings.HasSuffix(c, ".png") {
-				base := filepath.Base(c)
-				noise := strings.TrimSuffix(strings.TrimPrefix(base, "robustness_"), ".png")
-				sec.Figures = append(sec.Figures, reportFigure{Src: sub + "/" + base, Alt: noise + " noise", Caption: noise})
+		// In the order of the official scripts (and of --noise's default).
+		for _, n := range Noises {
+			base := "robustness_" + n.String() + ".png"
+			for _, c := range copied {
+				if filepath.Base(c) == base {
+					sec.Figures = append(sec.Figures, reportFigure{Src: sub + "/" + base, Alt: n.String() + " noise", Caption: n.String()})
+				}
 			}
 		}
 		sec.Header, sec.Rows = robustnessTable(res.Rows)

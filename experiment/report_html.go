@@ -105,7 +105,7 @@ img.broken { outline: 3px solid red; }
 evaluation crop; test batches of 50 in file order, BatchNorm with each corrupted batch's statistics. Picture noise stops at η = 0.5.</p>
 {{range .Robustness}}<p class="note">{{.Dir}}: {{.Note}}; wall time {{.WallTime}}.</p>
 <div class="grid">{{range .Figures}}<figure><img src="{{.Src}}" alt="{{.Alt}}"><figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
-<table class="robustness-table"><thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead>
+<table class="robustness-table"><thead><tr>{{range $i, $h := .Header}}<th{{if lt $i 3}} class="l"{{end}}>{{$h}}</th>{{end}}</tr></thead>
 <tbody>{{range .Rows}}<tr>{{range $i, $c := .}}<td{{if lt $i 3}} class="l"{{end}}>{{$c}}</td>{{end}}</tr>{{end}}</tbody></table>
 {{end}}{{end}}
 
