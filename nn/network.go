@@ -49,6 +49,13 @@ type Options struct {
 	Backward     nnmf.Method // backward method of every NNMF layer (default Approx)
 	Iterations   int         // > 0 overrides cfg.Iterations for a/b-slot NNMF layers (not pooling)
 	RunningStats bool        // BatchNorm keeps running statistics (momentum 0.1), used when not training
+	// MaxMemory is the memory budget in bytes that Build checks the
+	// network's estimate against (see EstimateMemory): 0 means
+	// DefaultMaxMemory(), a negative value no limit.
+	MaxMemory int64
+	// Optimizer counts Adam's two moments per parameter, which a trainer
+	// keeps beside the network, in the memory estimate.
+	Optimizer bool
 }
 
 // LayerInfo describes one layer of the official Sequential.
