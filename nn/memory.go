@@ -15,7 +15,7 @@ import (
 type MemoryEstimate struct {
 	Params      float64 // parameter values and their gradients
 	Optimizer   float64 // Adam's two moments per parameter (when Options.Optimizer)
-	Activations float64 // every layer's output and the two gradient buffers, for the max batch
+	Activations float64 // the input batch, every layer's output and the two gradient buffers, for the max batch
 	Workspace   float64 // per-shard scratch: NNMF workspaces, gradient partials, worker stacks
 }
 
@@ -37,6 +37,17 @@ func EstimateMemory(cfg *Config, in Shape, maxBatch int, opt Options) (MemoryEst
 	return net.estimate(), nil
 }
 
+// CheckMemory plans the network Build would make and applies Build's memory
+// check (see Options.MaxMemory) without allocating it: a caller can refuse
+// a run before it loads its data.
+func CheckMemory(cfg *Config, in Shape, maxBatch int, opt Options) error {
+	net, _, err := plan(cfg, in, maxBatch, opt, 0)
+	if err != nil {
+		return err
+	}
+	return checkBudget(net.estimate(), maxBatch, net.opt)
+}
+
 // goroutineStack is what each worker goroutine of the pool costs at least.
 const goroutineStack = 8 << 10
 
@@ -54,6 +65,8 @@ func (n *Network) estimate() MemoryEstimate {
 			m.Optimizer += 2 * f32 * v
 		}
 	}
+	// The caller's input batch (Build does not make it, its user does).
+	m.Activations += f32 * batch * float64(n.in.size())
 	maxGrad := 0.0
 	for _, l := range n.layers {
 		b := l.base()
@@ -112,14 +125,14 @@ type MemoryLimitError struct {
 }
 
 func (e *MemoryLimitError) Error() string {
-	how := "the limit set"
+	how := ""
 	if e.Default {
-		how = "the default limit, half of the machine's RAM"
+		how = " (the default: half of the machine's RAM)"
 	}
 	m := e.Estimate
-	return fmt.Sprintf("the network needs an estimated %s (parameters and gradients %s, optimiser state %s, activations %s, per-thread workspace %s) for batch %d × %d threads, over %s of %s; lower the batch size or the threads, shrink the network, or raise the memory limit",
+	return fmt.Sprintf("the network needs an estimated %s (parameters and gradients %s, optimiser state %s, activations %s, per-thread workspace %s) for batch %d × %d threads, over the memory limit of %s%s; lower the batch size or the threads, shrink the network, or raise the limit",
 		FormatBytes(m.Total()), FormatBytes(m.Params), FormatBytes(m.Optimizer), FormatBytes(m.Activations), FormatBytes(m.Workspace),
-		e.MaxBatch, e.Threads, how, FormatBytes(float64(e.Limit)))
+		e.MaxBatch, e.Threads, FormatBytes(float64(e.Limit)), how)
 }
 
 // checkBudget refuses an estimate over opt.MaxMemory (0: DefaultMaxMemory,
@@ -211,7 +224,7 @@ func ParseByteSize(s string) (ByteSize, error) {
 		"t": 1 << 40, "tib": 1 << 40, "tb": 1e12,
 	}[unit]
 	if mult == 0 {
-		return 0, fmt.Errorf("memory size %q: unknown unit %q (use B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)", s, t[i:])
+		return 0, fmt.Errorf("memory size %q: unknown unit %q (use B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)", s, strings.TrimSpace(t[i:]))
 	}
 	v, err := strconv.ParseFloat(num, 64)
 	if err != nil || num == "" {

@@ -135,7 +135,7 @@ func TestBuildRefusesOverBudget(t *testing.T) {
 		case !errors.As(err, &mle):
 			t.Errorf("%s: got %v, want a *MemoryLimitError", c.name, err)
 		default:
-			for _, want := range []string{"needs an estimated", "for batch " + strconv.Itoa(c.batch) + " × " + strconv.Itoa(c.threads) + " threads", "of 2.0 GiB"} {
+			for _, want := range []string{"needs an estimated", "for batch " + strconv.Itoa(c.batch) + " × " + strconv.Itoa(c.threads) + " threads", "over the memory limit of 2.0 GiB;"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("%s: error %q does not contain %q", c.name, err, want)
 				}

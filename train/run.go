@@ -41,6 +41,10 @@ type Options struct {
 	// RunningStats makes BatchNorm keep running statistics (momentum 0.1) and
 	// use them at evaluation, instead of the official batch statistics.
 	RunningStats bool `json:"running_stats"`
+	// MaxMemory is the memory budget of the network in bytes (nn.Options);
+	// 0 means the default share of the machine's RAM. It belongs to the
+	// machine, not the run, so run.json does not keep it.
+	MaxMemory int64 `json:"-"`
 }
 
 // DefaultOptions is the paper's protocol: cnmf_1x1 on CIFAR-10, seed 21.
@@ -170,6 +174,7 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 		if opts.Threads > 0 {
 			saved.Threads = opts.Threads
 		}
+		saved.MaxMemory = opts.MaxMemory
 		dataDir = ResumeDataDir(opts.DataDir, saved.DataDir, os.Getenv("DEEPNMF_DATA"), info.DataRoot)
 		if opts.DataDir != "" {
 			saved.DataDir = opts.DataDir
@@ -211,6 +216,9 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 	if err != nil {
 		return nil, err
 	}
+	if err := opts.CheckMemory(netCfg, configSource(opts, runDir, resume)); err != nil {
+		return nil, err
+	}
 
 	if ds == nil {
 		root, err := data.ResolveDir(dataDir)
@@ -231,13 +239,9 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 	}
 
 	in := nn.Shape{C: ds.Channels, H: ds.Crop, W: ds.Crop}
-	source := "preset " + opts.Model
-	if resume {
-		source = filepath.Join(runDir, "config.json")
-	} else if opts.Config != "" {
-		source = opts.Config
-	}
-	net, err := nn.Build(netCfg, in, opts.BatchSize, nn.Options{Threads: opts.Threads, Backward: method, Iterations: opts.Iterations, RunningStats: opts.RunningStats}, opts.Seed)
+	source := configSource(opts, runDir, resume)
+	maxBatch := WorkspaceBatch(opts.BatchSize, trainSet.Images(), testSet.Images())
+	net, err := nn.Build(netCfg, in, maxBatch, opts.NetOptions(method), opts.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s input %d×%d×%d: %w", source, ds.Name, in.C, in.H, in.W, err)
 	}
@@ -259,7 +263,7 @@ func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Sessi
 	}
 	s.Engine = &Engine{
 		Model: net, Opt: opt, Cfg: cfg, Train: trainSet, Test: testSet,
-		MaxBatch: opts.BatchSize, InputLen: in.C * in.H * in.W,
+		MaxBatch: maxBatch, InputLen: in.C * in.H * in.W,
 	}
 	s.Ckpt = &Checkpointer{RunDir: runDir, Weights: net, Seed: opts.Seed,
 		Metadata: map[string]string{"model": opts.ModelName(), "dataset": opts.Dataset}}

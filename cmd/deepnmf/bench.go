@@ -37,6 +37,7 @@ type benchOptions struct {
 	iterations                                int
 	seed                                      uint64
 	asJSON                                    bool
+	maxMemory                                 nn.ByteSize
 }
 
 // benchPhase is the result of one mode (train or infer).
@@ -125,6 +126,7 @@ max images/s are reported, with the peak RSS, the heap allocations per timed ste
 	f.Uint64Var(&o.seed, "seed", 0, "seed of the weights and the synthetic batches")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object")
+	f.Var(&o.maxMemory, "max-memory", maxMemoryUsage)
 	return cmd
 }
 
@@ -156,7 +158,7 @@ func runBench(o benchOptions) (*benchResult, error) {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	in := nn.Shape{C: benchInputChannels, H: o.input, W: o.input}
-	net, err := nn.Build(cfg, in, o.batch, nn.Options{Threads: o.threads, Backward: method, Iterations: o.iterations}, o.seed)
+	net, err := nn.Build(cfg, in, o.batch, nn.Options{Threads: o.threads, Backward: method, Iterations: o.iterations, MaxMemory: int64(o.maxMemory), Optimizer: true}, o.seed)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %s on input %d×%d×%d: %w", name, in.C, in.H, in.W, err)
 	}

@@ -34,6 +34,7 @@ type evalFlags struct {
 	runDir, weights, config, dataset, dataDir string
 	batchSize, threads, limit                 int
 	runningStats, asJSON                      bool
+	maxMemory                                 nn.ByteSize
 }
 
 func newEvalCmd() *cobra.Command {
@@ -81,6 +82,7 @@ load directly.`,
 	fl.IntVar(&f.limit, "limit", 0, "evaluate only the first N test images (0 = all)")
 	fl.BoolVar(&f.runningStats, "running-stats", false, "the weights carry BatchNorm running statistics (networks trained with them); use them instead of batch statistics (default with --run: as the run was trained)")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object")
+	fl.Var(&f.maxMemory, "max-memory", maxMemoryUsage)
 	return cmd
 }
 
@@ -141,7 +143,8 @@ func runEval(f evalFlags, changed func(flag string) bool) (*evalResult, error) {
 		return nil, err
 	}
 	in := nn.Shape{C: ds.Channels, H: ds.Crop, W: ds.Crop}
-	net, err := nn.Build(cfg, in, f.batchSize, nn.Options{Threads: f.threads, RunningStats: f.runningStats}, 0)
+	maxBatch := train.WorkspaceBatch(f.batchSize, 0, test.Images())
+	net, err := nn.Build(cfg, in, maxBatch, nn.Options{Threads: f.threads, RunningStats: f.runningStats, MaxMemory: int64(f.maxMemory)}, 0)
 	if err != nil {
 		return nil, fmt.Errorf("eval: %s on %s input %d×%d×%d: %w", f.config, info.Name, in.C, in.H, in.W, err)
 	}
@@ -153,7 +156,7 @@ func runEval(f evalFlags, changed func(flag string) bool) (*evalResult, error) {
 		return nil, weightsMismatch(err, f.config, info.Name, in)
 	}
 	// The same test loop as training's, so that eval reproduces its test_acc.
-	correct, n, err := train.Evaluate(context.Background(), net, test, f.batchSize, in.C*in.H*in.W)
+	correct, n, err := train.Evaluate(context.Background(), net, test, maxBatch, in.C*in.H*in.W)
 	if err != nil {
 		return nil, err
 	}

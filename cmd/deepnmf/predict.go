@@ -30,6 +30,7 @@ func newPredictCmd() *cobra.Command {
 	var runDir, weights, configPath, dataset string
 	var top, threads int
 	var asJSON, runningStats bool
+	var maxMemory nn.ByteSize
 	cmd := &cobra.Command{
 		Use:   "predict [flags] IMAGE...",
 		Short: "Classify PNG/JPEG images with a trained network",
@@ -104,7 +105,7 @@ weights saved by deepnmf carry their config, so --config may be left out.`,
 			if source == "" {
 				source = weights + " (metadata)"
 			}
-			net, err := nn.Build(cfg, in, len(files), nn.Options{Threads: threads, RunningStats: runningStats}, 0)
+			net, err := nn.Build(cfg, in, len(files), nn.Options{Threads: threads, RunningStats: runningStats, MaxMemory: int64(maxMemory)}, 0)
 			if err != nil {
 				return fmt.Errorf("%s on %s input %d×%d×%d: %w", source, info.Name, in.C, in.H, in.W, err)
 			}
@@ -160,6 +161,7 @@ weights saved by deepnmf carry their config, so --config may be left out.`,
 	f.IntVar(&top, "top", 3, "number of classes to print per image")
 	f.IntVar(&threads, "threads", runtime.NumCPU(), "worker goroutines (fixed shards of the batch)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.Var(&maxMemory, "max-memory", maxMemoryUsage)
 	f.BoolVar(&runningStats, "running-stats", false, "the weights carry BatchNorm running statistics; use them (default with --run: as the run was trained)")
 	return cmd
 }

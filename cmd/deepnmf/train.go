@@ -114,7 +114,11 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 				if err := opts.Validate(); err != nil {
 					return err
 				}
-				if _, err := opts.NetworkConfig(); err != nil {
+				cfg, err := opts.NetworkConfig()
+				if err != nil {
+					return err
+				}
+				if err := opts.CheckMemory(cfg, ""); err != nil {
 					return err
 				}
 				if err := train.CheckNewRunDir(runDir); err != nil {
@@ -189,6 +193,7 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 	f.IntVar(&opts.LossMode, "loss-mode", opts.LossMode, "0 = (0.5·MSE + KL)/1.5 (official), 1 = cross-entropy on the probabilities")
 	f.BoolVar(&opts.RunningStats, "running-stats", false, "BatchNorm keeps running statistics and uses them at evaluation (the official code uses batch statistics)")
 	f.BoolVar(&noFetch, "no-fetch", false, "never download a missing dataset")
+	f.Var((*nn.ByteSize)(&opts.MaxMemory), "max-memory", maxMemoryUsage)
 	return cmd
 }
 
