@@ -186,6 +186,9 @@ func (c *Checkpointer) Load(e *Engine) error {
 	if st.Format != stateFormat {
 		return fmt.Errorf("%s: format %d, this build reads format %d", statePath, st.Format, stateFormat)
 	}
+	if err := st.validate(statePath); err != nil {
+		return err
+	}
 	if st.Streams.Seed != c.Seed {
 		return fmt.Errorf("%s: the checkpoint was made with seed %d, not %d", statePath, st.Streams.Seed, c.Seed)
 	}
@@ -198,6 +201,9 @@ func (c *Checkpointer) Load(e *Engine) error {
 	momentsPath := filepath.Join(dir, OptimizerFile)
 	moments, _, err := nn.ReadSafetensors(momentsPath)
 	if err != nil {
+		return err
+	}
+	if err := checkMoments(momentsPath, moments); err != nil {
 		return err
 	}
 	for i, saved := range st.Optimizers {

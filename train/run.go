@@ -133,6 +133,9 @@ func LoadRunOptions(runDir string) (RunInfo, error) {
 	if err := json.Unmarshal(raw, &info); err != nil {
 		return RunInfo{}, fmt.Errorf("%s: %w", path, err)
 	}
+	if err := info.Validate(); err != nil {
+		return RunInfo{}, fmt.Errorf("%s: %w", path, err)
+	}
 	return info, nil
 }
 
