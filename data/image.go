@@ -63,6 +63,12 @@ func ReadImage(path string, info Info, dst []float32) error {
 		// Decoding it would report an unknown image format.
 		return fmt.Errorf("%s is a directory, not an image file", path)
 	}
+	return readImage(f, path, info, dst, MaxImagePixels)
+}
+
+// readImage is ReadImage on an open file, with the pixel limit as a
+// parameter (the fuzz test lowers it to keep each run fast).
+func readImage(f io.ReadSeeker, path string, info Info, dst []float32, maxPixels int64) error {
 	cfg, _, err := image.DecodeConfig(f)
 	if err != nil {
 		return decodeErr(path, err)
@@ -70,8 +76,8 @@ func ReadImage(path string, info Info, dst []float32) error {
 	if cfg.Width < 1 || cfg.Height < 1 {
 		return fmt.Errorf("%s: empty image (%d×%d)", path, cfg.Width, cfg.Height)
 	}
-	if int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
-		return &ImageTooLargeError{Path: path, Width: cfg.Width, Height: cfg.Height, Limit: MaxImagePixels}
+	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+		return &ImageTooLargeError{Path: path, Width: cfg.Width, Height: cfg.Height, Limit: maxPixels}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("%s: %w", path, err)

@@ -103,13 +103,22 @@ func ReadSafetensors(path string) (map[string]NamedTensor, map[string]string, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("safetensors: %w", err)
 	}
+	if st.IsDir() {
+		return nil, nil, fmt.Errorf("safetensors %s: is a directory, not a weights file", path)
+	}
+	return readSafetensors(path, f, st.Size())
+}
+
+// readSafetensors decodes a safetensors stream of size bytes; path names it
+// in errors. Nothing it allocates exceeds size (plus the parsed header).
+func readSafetensors(path string, f io.Reader, size int64) (map[string]NamedTensor, map[string]string, error) {
 	var lenBuf [8]byte
 	if _, err := io.ReadFull(f, lenBuf[:]); err != nil {
 		return nil, nil, fmt.Errorf("safetensors %s: file shorter than the 8-byte header length", path)
 	}
 	hlen := binary.LittleEndian.Uint64(lenBuf[:])
-	if hlen > maxHeaderLen || int64(hlen) > st.Size()-8 {
-		return nil, nil, fmt.Errorf("safetensors %s: header length %d does not fit the %d-byte file", path, hlen, st.Size())
+	if hlen > maxHeaderLen || int64(hlen) > size-8 {
+		return nil, nil, fmt.Errorf("safetensors %s: header length %d does not fit the %d-byte file", path, hlen, size)
 	}
 	hj := make([]byte, hlen)
 	if _, err := io.ReadFull(f, hj); err != nil {
@@ -123,7 +132,7 @@ func ReadSafetensors(path string) (map[string]NamedTensor, map[string]string, er
 	if rest := strings.TrimSpace(string(hj[dec.InputOffset():])); rest != "" {
 		return nil, nil, fmt.Errorf("safetensors %s: trailing bytes after the header JSON", path)
 	}
-	dataLen := st.Size() - 8 - int64(hlen)
+	dataLen := size - 8 - int64(hlen)
 	data := make([]byte, dataLen)
 	if _, err := io.ReadFull(f, data); err != nil {
 		return nil, nil, fmt.Errorf("safetensors %s: reading data: %w", path, err)
