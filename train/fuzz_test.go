@@ -34,7 +34,7 @@ func FuzzCheckpointState(f *testing.F) {
 	})
 }
 
-func FuzzLoadRunOptions(f *testing.F) {
+func FuzzLoadRunInfo(f *testing.F) {
 	f.Add([]byte(`{"options": {"dataset": "cifar10", "batch_size": 50}}`))
 	dir := f.TempDir()
 	path := filepath.Join(dir, "run.json")
@@ -42,12 +42,12 @@ func FuzzLoadRunOptions(f *testing.F) {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		info, err := LoadRunOptions(dir)
+		info, err := LoadRunInfo(dir)
 		if err != nil {
 			return
 		}
-		if err := info.Validate(); err != nil {
-			t.Fatalf("LoadRunOptions accepted what Validate refuses: %v", err)
+		if err := info.Options.Validate(); err != nil {
+			t.Fatalf("LoadRunInfo accepted what Validate refuses: %v", err)
 		}
 		o := info.Options
 		if o.BatchSize < 0 || o.Threads < 0 || o.Epochs < 0 || o.LimitTrain < 0 || o.LimitTest < 0 {

@@ -2,11 +2,9 @@ package train
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/deepnmf/deepnmf/data"
 	"github.com/deepnmf/deepnmf/nn"
-	"github.com/deepnmf/deepnmf/nnmf"
 )
 
 // WorkspaceBatch is the largest batch a run draws: the batch size, or the
@@ -23,17 +21,13 @@ func WorkspaceBatch(batchSize, trainImages, testImages int) int {
 // network of cfg on the dataset's input, the batch clamped by WorkspaceBatch
 // to the official split sizes under the limits, the threads, Adam's state)
 // against o.MaxMemory before a dataset is loaded or downloaded. source names
-// the config in the error ("" names o.Config or the preset o.Model). nn.Build
+// the config in the error ("" names the options' network). nn.Build
 // checks again with the data's real sizes.
 func (o Options) CheckMemory(cfg *nn.Config, source string) error {
 	if source == "" {
-		source = configSource(o, "", false)
+		source = o.networkSource()
 	}
 	info, err := data.Lookup(o.Dataset)
-	if err != nil {
-		return err
-	}
-	method, err := nnmf.ParseMethod(o.Backward)
 	if err != nil {
 		return err
 	}
@@ -45,7 +39,7 @@ func (o Options) CheckMemory(cfg *nn.Config, source string) error {
 		testN = min(testN, o.LimitTest)
 	}
 	in := nn.Shape{C: info.Channels, H: info.Crop, W: info.Crop}
-	if err := nn.CheckMemory(cfg, in, WorkspaceBatch(o.BatchSize, trainN, testN), o.NetOptions(method)); err != nil {
+	if err := nn.CheckMemory(cfg, in, WorkspaceBatch(o.BatchSize, trainN, testN), o.NetOptions()); err != nil {
 		return fmt.Errorf("%s on %s input %d×%d×%d: %w", source, info.Name, in.C, in.H, in.W, err)
 	}
 	return nil
@@ -53,8 +47,8 @@ func (o Options) CheckMemory(cfg *nn.Config, source string) error {
 
 // NetOptions are the nn.Options of the run's network, with Adam's state
 // counted in its memory estimate.
-func (o Options) NetOptions(method nnmf.Method) nn.Options {
-	return nn.Options{Threads: o.Threads, Backward: method, Iterations: o.Iterations,
+func (o Options) NetOptions() nn.Options {
+	return nn.Options{Threads: o.Threads, Backward: o.Backward, Iterations: o.Iterations,
 		RunningStats: o.RunningStats, MaxMemory: o.MaxMemory, Optimizer: true}
 }
 
@@ -64,15 +58,4 @@ func sum(v []int) int {
 		s += x
 	}
 	return s
-}
-
-// configSource names the network config of a run in errors.
-func configSource(opts Options, runDir string, resume bool) string {
-	switch {
-	case resume:
-		return filepath.Join(runDir, "config.json")
-	case opts.Config != "":
-		return opts.Config
-	}
-	return "preset " + opts.Model
 }

@@ -26,7 +26,8 @@ func TestWorkspaceBatch(t *testing.T) {
 func TestPrepareClampsBatchToData(t *testing.T) {
 	opts := tinyOptions(1)
 	opts.BatchSize, opts.LimitTrain, opts.LimitTest = 5000, 100, 60
-	s, err := Prepare(opts, filepath.Join(t.TempDir(), "run"), false, syntheticCIFAR(t, 200, 80))
+	opts.Data = syntheticCIFAR(t, 200, 80)
+	s, err := Start(opts, filepath.Join(t.TempDir(), "run"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestPrepareRefusesOverBudgetBeforeLoadingData(t *testing.T) {
 		opts.BatchSize, opts.Threads, opts.MaxMemory = c.batch, c.threads, 1<<30
 		opts.DataDir = t.TempDir() // empty: loading would fail with another error
 		start := time.Now()
-		_, err := Prepare(opts, filepath.Join(t.TempDir(), "run"), false, nil)
+		_, err := Start(opts, filepath.Join(t.TempDir(), "run"))
 		var mle *nn.MemoryLimitError
 		if !errors.As(err, &mle) {
 			t.Fatalf("batch %d threads %d: got %v, want a memory limit error", c.batch, c.threads, err)

@@ -5,9 +5,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/deepnmf/deepnmf/data"
 	"github.com/deepnmf/deepnmf/nn"
-	"github.com/deepnmf/deepnmf/nnmf"
 )
 
 // validate checks a decoded state.json for what a hand edit or a corrupt
@@ -107,52 +105,6 @@ func checkMoments(path string, moments map[string]nn.NamedTensor) error {
 				return fmt.Errorf("optimiser state %s: tensor %q: value %d is %v (a second moment is never negative)", path, name, i, v)
 			}
 		}
-	}
-	return nil
-}
-
-// Validate checks the options read back from a run.json for values no run
-// can have been started with: negative counts, learning rates that are not
-// positive and finite, an unknown dataset, backward method, augmentation or
-// loss mode. Fields a run.json may leave out (zero) pass, so that eval and
-// predict can read minimal files; a resume applies Options.Validate on top.
-// Errors name the JSON field.
-func (r RunInfo) Validate() error {
-	o := r.Options
-	for _, c := range []struct {
-		field string
-		v     int
-	}{{"epochs", o.Epochs}, {"batch_size", o.BatchSize}, {"threads", o.Threads}, {"iterations", o.Iterations},
-		{"limit_train", o.LimitTrain}, {"limit_test", o.LimitTest}} {
-		if c.v < 0 {
-			return fmt.Errorf("field \"options.%s\": %d is negative", c.field, c.v)
-		}
-	}
-	if r.Threads < 0 {
-		return fmt.Errorf("field \"threads\": %d is negative", r.Threads)
-	}
-	for g, lr := range o.LR {
-		if lr != 0 && (!(lr > 0) || math.IsInf(lr, 0)) {
-			return fmt.Errorf("field \"options.lr[%d]\" (group %s): %g is not a positive finite learning rate", g, nn.Group(g), lr)
-		}
-	}
-	if o.Dataset != "" {
-		if _, err := data.Lookup(o.Dataset); err != nil {
-			return fmt.Errorf("field \"options.dataset\": %w", err)
-		}
-	}
-	if o.Backward != "" {
-		if _, err := nnmf.ParseMethod(o.Backward); err != nil {
-			return fmt.Errorf("field \"options.backward\": %w", err)
-		}
-	}
-	if o.Augment != "" {
-		if _, err := ParseAugment(o.Augment); err != nil {
-			return fmt.Errorf("field \"options.augment\": %w", err)
-		}
-	}
-	if o.LossMode != 0 && o.LossMode != 1 {
-		return fmt.Errorf("field \"options.loss_mode\": %d is not 0 or 1", o.LossMode)
 	}
 	return nil
 }

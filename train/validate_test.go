@@ -33,7 +33,7 @@ func TestResumeValidatesState(t *testing.T) {
 	orig := readFile(t, statePath)
 	ds := syntheticCIFAR(t, 60, 40)
 	resume := func() error {
-		s, err := Prepare(Options{Epochs: 3, Threads: opts.Threads}, dir, true, ds)
+		s, err := Resume(dir, Overrides{Epochs: 3, Threads: opts.Threads, Data: ds})
 		if err == nil {
 			s.Close()
 		}
@@ -135,33 +135,4 @@ const p1Reproducer = "80000000000000007b2261223a7b226474797065223a22463332222c22
 
 func opt(st map[string]any, i int) map[string]any {
 	return st["optimizers"].([]any)[i].(map[string]any)
-}
-
-func TestLoadRunOptionsValidates(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "run.json")
-	for _, c := range []struct{ js, want string }{
-		{`{"options": {"dataset": "cifar10", "batch_size": 50}}`, ""},
-		{`{"options": {"batch_size": -5}}`, `field "options.batch_size": -5 is negative`},
-		{`{"options": {"threads": -1}}`, `field "options.threads"`},
-		{`{"options": {"lr": [0.01, -1, 0, 0]}}`, `field "options.lr[1]"`},
-		{`{"options": {"dataset": "imagenet"}}`, `field "options.dataset"`},
-		{`{"options": {"backward": "magic"}}`, `field "options.backward"`},
-		{`{"options": {"augment": "lots"}}`, `field "options.augment"`},
-		{`{"options": {"loss_mode": 7}}`, `field "options.loss_mode"`},
-		{`{"options": {"epochs": -2}}`, `field "options.epochs"`},
-		{`{"threads": -2}`, `field "threads"`},
-	} {
-		os.WriteFile(path, []byte(c.js), 0o644)
-		_, err := LoadRunOptions(dir)
-		if c.want == "" {
-			if err != nil {
-				t.Errorf("%s: %v", c.js, err)
-			}
-			continue
-		}
-		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: want an error naming %s and containing %q, got %v", c.js, path, c.want, err)
-		}
-	}
 }

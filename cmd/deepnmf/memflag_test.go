@@ -19,7 +19,7 @@ func TestMaxMemoryFlag(t *testing.T) {
 		{"train", "--out", filepath.Join(dir, "run"), "--data-dir", dir, "--no-fetch", "--epochs", "1", "--max-memory", "1KiB"},
 		{"predict", "--weights", weights, "--dataset", "mnist", "--threads", "1", "--max-memory", "1KiB", img},
 		{"bench", "--steps", "1", "--warmup", "0", "--threads", "1", "--max-memory", "1KiB"},
-		{"eval", "--weights", weights, "--dataset", "mnist", "--data-dir", "/work/shared/data", "--limit", "10", "--threads", "1", "--max-memory", "1KiB"},
+		{"eval", "--weights", weights, "--dataset", "mnist", "--data-dir", "/work/shared/data", "--limit-test", "10", "--threads", "1", "--max-memory", "1KiB"},
 	} {
 		out, err := execute(args...)
 		if err == nil || !strings.Contains(out, want) {
