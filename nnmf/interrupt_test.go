@@ -83,7 +83,9 @@ func TestStopEndsAHugeIterationCountSoon(t *testing.T) {
 	stop := make(chan struct{})
 	layer.Stop = stop
 	done := make(chan error, 1)
-	go func() { done <- layer.Forward(layer.NewWorkspace(rows), p.x, rows, p.w, make([]float32, rows*k), false) }()
+	go func() {
+		done <- layer.Forward(layer.NewWorkspace(rows), p.x, rows, p.w, make([]float32, rows*k), false)
+	}()
 	time.Sleep(50 * time.Millisecond)
 	closedAt := time.Now()
 	close(stop)
