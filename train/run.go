@@ -324,6 +324,9 @@ func (s *Session) removeLeftovers() error {
 			removed = append(removed, e.Name()+"/")
 		}
 	}
+	if removed, err = tidyCheckpoint(s.RunDir, removed); err != nil {
+		return err
+	}
 	for _, dir := range []string{s.RunDir, filepath.Join(s.RunDir, CheckpointDir)} {
 		names, err := atomicfile.RemoveTemps(dir)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
