@@ -207,7 +207,7 @@ func (e *Engine) runEpoch(ctx context.Context) (Metrics, error) {
 		if errors.Is(err, nn.ErrInterrupted) {
 			return m, fmt.Errorf("%w during epoch %d (inside batch %d of %d)", ErrInterrupted, epoch, b, nb)
 		} else if err != nil {
-			return m, fmt.Errorf("train: epoch %d batch %d: %w", epoch, b, err)
+			return m, divergedHint(fmt.Errorf("train: epoch %d batch %d: %w", epoch, b, err), e.Cfg.LR)
 		}
 		m.TrainCorrect += correct
 		// loss.item() added to a Python float (spec §3.3).
