@@ -294,16 +294,28 @@ func (k killTrigger) String() string {
 }
 
 // watcher follows a run directory for the events that trigger a kill.
+// Writes on a fast file system (tmpfs, no real fsync) may come and go
+// between two looks, so a finished write counts as seen too.
 type watcher struct {
 	dir         string
-	checkpoints map[string]bool // checkpoint temporaries seen
+	checkpoints map[string]bool // checkpoint temporaries seen (false: left by an earlier kill)
+	writes      int             // checkpoint writes seen under way
+	saved       int             // checkpoints seen completed
 	state, info os.FileInfo     // checkpoint/state.json and run.json at the start
+	final       bool            // final.safetensors existed at the start
 }
 
 func newWatcher(dir string) *watcher {
 	w := &watcher{dir: dir, checkpoints: map[string]bool{}}
 	w.state, _ = os.Stat(filepath.Join(dir, train.CheckpointDir, train.StateFile))
 	w.info, _ = os.Stat(filepath.Join(dir, train.RunInfoFile))
+	w.final = fileExists(filepath.Join(dir, train.FinalFile))
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".checkpoint-tmp-") {
+			w.checkpoints[e.Name()] = false
+		}
+	}
 	return w
 }
 
@@ -315,6 +327,7 @@ func replaced(path string, before os.FileInfo) bool {
 
 // fired reports whether the trigger's event has happened.
 func (w *watcher) fired(k killTrigger) bool {
+	state := filepath.Join(w.dir, train.CheckpointDir, train.StateFile)
 	switch k.kind {
 	case "checkpoint", "final write":
 		entries, _ := os.ReadDir(w.dir)
@@ -323,13 +336,21 @@ func (w *watcher) fired(k killTrigger) bool {
 			if k.kind == "final write" && strings.HasPrefix(name, "."+train.FinalFile+".tmp") {
 				return true
 			}
-			if strings.HasPrefix(name, ".checkpoint-tmp-") {
+			if _, stale := w.checkpoints[name]; !stale && strings.HasPrefix(name, ".checkpoint-tmp-") {
 				w.checkpoints[name] = true
+				w.writes++
 			}
 		}
-		return k.kind == "checkpoint" && len(w.checkpoints) >= k.nth
+		if k.kind == "final write" {
+			return !w.final && fileExists(filepath.Join(w.dir, train.FinalFile))
+		}
+		if replaced(state, w.state) {
+			w.saved++
+			w.state, _ = os.Stat(state)
+		}
+		return max(w.writes, w.saved) >= k.nth
 	case "a new checkpoint":
-		return replaced(filepath.Join(w.dir, train.CheckpointDir, train.StateFile), w.state)
+		return replaced(state, w.state)
 	case "training":
 		// Start and resume write run.json (atomically, so a new file) just
 		// before the first batch.
@@ -437,7 +458,9 @@ func TestSIGKILLAtRandomMomentsThenResumeIsBitIdentical(t *testing.T) {
 			}
 			t.Logf("round %d finished before the kill at %v", round, k)
 			sameAsReference(t, ref, dir)
-			round++
+			if round++; round > 2*len(kinds) {
+				t.Fatalf("%d runs finished before their kill; %d kills", round, kills)
+			}
 			dir = filepath.Join(root, fmt.Sprintf("run%d", round))
 			continue
 		}
