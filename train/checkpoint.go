@@ -333,6 +333,32 @@ func pyFloat(v float64) string {
 	return s
 }
 
+// ReadMetrics returns the metrics of every finished epoch of the run in
+// runDir, as its last checkpoint recorded them (the rows of metrics.csv,
+// with the exact counts behind its percentages). A run without a
+// checkpoint has none.
+func ReadMetrics(runDir string) ([]Metrics, error) {
+	for _, name := range []string{CheckpointDir, checkpointPrev} {
+		path := filepath.Join(runDir, name, StateFile)
+		raw, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var st checkpointState
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return st.History, nil
+	}
+	if _, err := os.Stat(filepath.Join(runDir, RunInfoFile)); err != nil {
+		return nil, fmt.Errorf("%w (is %s a run directory?)", err, runDir)
+	}
+	return nil, nil
+}
+
 // tidyCheckpoint settles what a kill between Save's two renames or before
 // its last removal leaves, and appends what it did to done: a
 // checkpoint.prev beside a complete checkpoint is superseded and removed (a
