@@ -91,9 +91,10 @@ type Network struct {
 	opt      Options
 	training bool
 
-	gradOut   []float32 // ∂L/∂output, the last layer's gy
-	firstGrad int       // backward stops at this layer (the first one with parameters)
-	batch     int       // batch of the last Forward, 0 before the first
+	gradOut   []float32       // ∂L/∂output, the last layer's gy
+	firstGrad int             // backward stops at this layer (the first one with parameters)
+	batch     int             // batch of the last Forward, 0 before the first
+	interrupt <-chan struct{} // see SetInterrupt
 }
 
 // Params lists the trainable parameters in official state_dict order.
@@ -155,7 +156,10 @@ func (n *Network) Forward(x []float32, batch int) ([]float32, error) {
 	// The first layer (a ReLU, elementwise) and the first Unfold read the
 	// caller's NCHW batch in place.
 	n.layers[0].base().x = x[:batch*n.in.size()]
-	for _, l := range n.layers {
+	for i, l := range n.layers {
+		if err := n.interrupted(i); err != nil {
+			return nil, err
+		}
 		b := l.base()
 		b.batch = batch
 		if err := l.forward(batch); err != nil {
@@ -179,6 +183,9 @@ func (n *Network) Backward(gradOut []float32) error {
 	}
 	copy(n.gradOut[:need], gradOut[:need])
 	for i := len(n.layers) - 1; i >= n.firstGrad; i-- {
+		if err := n.interrupted(i); err != nil {
+			return err
+		}
 		if err := n.layers[i].backward(n.batch); err != nil {
 			return err
 		}

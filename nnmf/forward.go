@@ -141,25 +141,31 @@ func (l *Layer) Forward(ws *Workspace, x []float32, rows int, w, h []float32, ne
 	for i := range h {
 		h[i] = h0
 	}
-	iterate := func(n int) {
-		kernels.NNMFIterate(x, rows, k, d, n, l.UseEpsilon, l.Epsilon, ws.packed, h, ws.scratch)
-	}
 	// Iterating in pieces gives the same bits as one call: h round-trips through
-	// float32 memory after every iteration either way.
+	// float32 memory after every iteration either way. l.iterate returns
+	// early only when Stop is closed (interrupt.go).
 	switch {
 	case needGrad && l.method == Unrolled:
 		for it := 0; it < t; it++ {
 			copy(ws.hist[it*rows*k:(it+1)*rows*k], h)
-			iterate(1)
+			if err := l.iterate(ws, x, rows, 1, h); err != nil {
+				return err
+			}
 		}
 		ws.gradRows = rows
 	case needGrad && (l.method == LastIter || l.method == LastIterSqrtT):
-		iterate(t - 1)
+		if err := l.iterate(ws, x, rows, t-1, h); err != nil {
+			return err
+		}
 		copy(ws.hist[:rows*k], h)
-		iterate(1)
+		if err := l.iterate(ws, x, rows, 1, h); err != nil {
+			return err
+		}
 		ws.gradRows = rows
 	default:
-		iterate(t)
+		if err := l.iterate(ws, x, rows, t, h); err != nil {
+			return err
+		}
 		if needGrad {
 			ws.gradRows = rows
 		}

@@ -370,3 +370,31 @@ func ReadMetrics(runDir string) ([]Metrics, error) {
 	}
 	return nil, nil
 }
+
+// tidyCheckpoint settles what a kill between Save's two renames or before
+// its last removal leaves, and appends what it did to done: a
+// checkpoint.prev beside a complete checkpoint is superseded and removed (a
+// finished run never saves again, so nothing else would); one without is the
+// only checkpoint and becomes checkpoint/ again, so that the next Save,
+// which starts by removing checkpoint.prev, cannot leave the run with none.
+func tidyCheckpoint(runDir string, done []string) ([]string, error) {
+	cur := filepath.Join(runDir, CheckpointDir)
+	prev := filepath.Join(runDir, checkpointPrev)
+	switch {
+	case !fileExists(prev):
+		return done, nil
+	case fileExists(filepath.Join(cur, StateFile)):
+		if err := os.RemoveAll(prev); err != nil {
+			return done, err
+		}
+		return append(done, checkpointPrev+"/ (superseded by "+CheckpointDir+"/)"), nil
+	case fileExists(filepath.Join(prev, StateFile)) && !fileExists(cur):
+		if err := os.Rename(prev, cur); err != nil {
+			return done, err
+		}
+		return append(done, checkpointPrev+"/ (restored as "+CheckpointDir+"/)"), syncDir(runDir)
+	}
+	// A checkpoint/ without state.json is none of Save's writes (it renames
+	// complete directories only): leave both for the user to look at.
+	return done, nil
+}

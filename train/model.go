@@ -270,6 +270,7 @@ func Evaluate(ctx context.Context, net Network, ds *data.Dataset, o EvalOptions)
 		full = make([]float32, o.BatchSize*ds.Test.ImageSize())
 	}
 	var r EvalResult
+	defer interruptInside(net, ctx)()
 	for b := range l.NumBatches() {
 		if err := ctx.Err(); err != nil {
 			return r, fmt.Errorf("%w while evaluating (batch %d of %d)", ErrInterrupted, b, l.NumBatches())
@@ -286,7 +287,9 @@ func Evaluate(ctx context.Context, net Network, ds *data.Dataset, o EvalOptions)
 			return r, fmt.Errorf("test batch %d: %w", b, err)
 		}
 		correct, err := infer(net, x[:n*c*h*w], labels[:n])
-		if err != nil {
+		if errors.Is(err, nn.ErrInterrupted) {
+			return r, fmt.Errorf("%w while evaluating (inside batch %d of %d)", ErrInterrupted, b, l.NumBatches())
+		} else if err != nil {
 			return r, fmt.Errorf("test batch %d: %w", b, err)
 		}
 		r.Correct += correct

@@ -327,6 +327,9 @@ func (s *Session) removeLeftovers() error {
 			removed = append(removed, e.Name()+"/")
 		}
 	}
+	if removed, err = tidyCheckpoint(s.RunDir, removed); err != nil {
+		return err
+	}
 	for _, dir := range []string{s.RunDir, filepath.Join(s.RunDir, CheckpointDir)} {
 		names, err := atomicfile.RemoveTemps(dir)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -475,11 +478,13 @@ type Summary struct {
 	BestEpoch    int     `json:"best_epoch"` // 1-based, as the user counts
 	Stopped      bool    `json:"stopped_by_lr_limit"`
 	Weights      string  `json:"weights"`
+	Warning      string  `json:"warning,omitempty"` // the run diverged or is not learning (diverge.go)
 }
 
 func (s *Session) summary() Summary {
 	e := s.Engine
-	sum := Summary{RunDir: s.RunDir, Epochs: e.Epoch, Stopped: e.Stopped, Weights: filepath.Join(s.RunDir, FinalFile)}
+	sum := Summary{RunDir: s.RunDir, Epochs: e.Epoch, Stopped: e.Stopped, Weights: filepath.Join(s.RunDir, FinalFile),
+		Warning: chanceWarning(e.History, e.Net.Classes(), e.Cfg.LR)}
 	for _, m := range e.History {
 		if acc := m.TestAcc(); acc > sum.BestTestAcc || sum.BestEpoch == 0 {
 			sum.BestTestAcc, sum.BestEpoch = acc, m.Epoch+1
@@ -512,7 +517,7 @@ func (s *Session) Train(ctx context.Context, log, bar io.Writer) (Summary, error
 	}
 	rep := &Reporter{Out: log, Bar: bar, Epochs: e.Cfg.Epochs, Groups: s.Groups, FirstEpoch: e.Epoch}
 	saved := e.Hooks
-	e.Hooks = chainHooks(chainHooks(e.Hooks, s.Hooks), rep.Hooks(e.Train.Images(), e.Test.Images()))
+	e.Hooks = chainHooks(chainHooks(chainHooks(e.Hooks, s.Hooks), rep.Hooks(e.Train.Images(), e.Test.Images())), s.divergenceHooks(log))
 	defer func() { e.Hooks = saved }()
 	err := e.Run(ctx)
 	if err != nil {
