@@ -409,3 +409,19 @@ func TestReadMetrics(t *testing.T) {
 		t.Error("ReadMetrics of a directory that is no run gave no error")
 	}
 }
+
+// Config takes a file or, where no such file exists, a preset name, as on
+// every command; Iterations reaches the config.
+func TestNetworkConfigFileOrPreset(t *testing.T) {
+	o := Options{Config: "cnn_1x1", Iterations: 7}
+	cfg, err := o.NetworkConfig()
+	if err != nil || cfg.Iterations != 7 {
+		t.Fatalf("preset through Config: %v, %v", cfg, err)
+	}
+	if _, err := (Options{Config: "no-such-file-or-preset"}).NetworkConfig(); err == nil {
+		t.Error("an unknown config name was accepted")
+	}
+	if o.ModelName() != "cnn_1x1" {
+		t.Errorf("model name %q", o.ModelName())
+	}
+}

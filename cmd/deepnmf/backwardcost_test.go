@@ -2,32 +2,26 @@ package main
 
 import (
 	"encoding/json"
-	"os"
+	"os/exec"
 	"testing"
 )
 
-// asCLIEnv makes the test binary run as the deepnmf command line, so that
-// backward-cost, which re-executes its own binary, can be tested.
-const asCLIEnv = "DEEPNMF_TEST_AS_CLI"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(asCLIEnv) == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
+// TestBackwardCostCommand runs the built binary, since backward-cost
+// re-executes its own binary (os.Executable) as one bench child per row.
 func TestBackwardCostCommand(t *testing.T) {
-	t.Setenv(asCLIEnv, "1")
+	bin := deepnmfBinary(t)
 	out := t.TempDir()
-	stdout, _, err := runDeepnmf("backward-cost", "--model", "cnmf_1x1", "--backward", "approx,unrolled", "--iterations", "2",
+	cmd := exec.Command(bin, "backward-cost", "--model", "cnmf_1x1", "--backward", "approx,unrolled", "--iterations", "2",
 		"--batch-size", "2", "--steps", "1", "--warmup", "0", "--threads", "1", "--out", out, "--json")
+	stdout, err := cmd.Output()
 	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("%v\n%s", err, ee.Stderr)
+		}
 		t.Fatal(err)
 	}
 	var res backwardCostResult
-	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+	if err := json.Unmarshal(stdout, &res); err != nil {
 		t.Fatalf("%v: %s", err, stdout)
 	}
 	if len(res.Rows) != 2 || len(res.Files) != 4 {
