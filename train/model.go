@@ -207,6 +207,17 @@ func weightsMismatch(err error, config, dataset string, in nn.Shape) error {
 		err, config, dataset, in.C, in.H, in.W)
 }
 
+// DataDir is the data directory to read the model's dataset from: flag if
+// given; for a run, else the directory it was started with, else (without
+// $DEEPNMF_DATA) the one it last read, as a resume would; "" leaves the
+// choice to data.ResolveDir.
+func (m *Model) DataDir(flag string) string {
+	if m.Run == nil {
+		return flag
+	}
+	return resumeDataDir(flag, m.Run.Options.DataDir, os.Getenv(data.EnvDataDir), m.Run.DataRoot)
+}
+
 // Predict runs the network in evaluation mode on n prepared images x
 // (NCHW, the dataset's crop) and returns the n × classes probabilities,
 // valid until the next call. The images form one batch: with batch

@@ -104,7 +104,7 @@ func runEval(cmd *cobra.Command, f evalFlags) (*evalResult, error) {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
 	defer m.Close()
-	ds, err := loadDataset(cmd, m.Dataset.Name, f.dataDir, false)
+	ds, err := loadDataset(cmd, m.Dataset.Name, m.DataDir(f.dataDir), false)
 	if err != nil {
 		return nil, err
 	}
