@@ -119,8 +119,12 @@ func (n *Network) Layers() []LayerInfo {
 }
 
 // ParamCount returns the number of trainable values in total and per group.
-func (n *Network) ParamCount() (total int, perGroup [NumGroups]int) {
-	for _, p := range n.params {
+func (n *Network) ParamCount() (total int, perGroup [NumGroups]int) { return CountParams(n.params) }
+
+// CountParams is the official parameter count (every element of every
+// parameter tensor) of params, in total and per optimiser group.
+func CountParams(params []*Param) (total int, perGroup [NumGroups]int) {
+	for _, p := range params {
 		total += len(p.Data)
 		perGroup[p.Group] += len(p.Data)
 	}
