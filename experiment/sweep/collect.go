@@ -190,7 +190,7 @@ func collect(refs []runRef) (Table, error) {
 			index[r.group] = i
 			o := *r.options
 			row := Row{Group: r.group, Model: o.ModelName(), Dataset: o.Dataset, Budget: r.budget}
-			if f, ok := PaperAccuracy[row.Model]; ok && o.Dataset == "cifar10" && o.Config == "" {
+			if f, ok := PaperAccuracy[row.Model]; ok && o.Dataset == "cifar10" && o.Model == row.Model && o.Config == "" && o.Network == nil {
 				row.Paper = &f
 			}
 			t.Rows = append(t.Rows, row)

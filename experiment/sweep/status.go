@@ -112,14 +112,8 @@ func finished(runDir string, epochs int, done int) bool {
 	if done >= epochs {
 		return true
 	}
-	raw, err := os.ReadFile(filepath.Join(runDir, train.CheckpointDir, train.StateFile))
-	if err != nil {
-		return false
-	}
-	var st struct {
-		Stopped bool `json:"stopped_by_lr_limit"`
-	}
-	return json.Unmarshal(raw, &st) == nil && st.Stopped
+	st, err := readRunState(runDir)
+	return err == nil && st.Stopped
 }
 
 // Status reports every entry of the study. It asks squeue about the
