@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/deepnmf/deepnmf/experiment/sweep"
+	"github.com/deepnmf/deepnmf/train"
 )
 
 func init() { subcommands = append(subcommands, newSweepCmd) }
@@ -294,5 +298,92 @@ study, groups them by their options.`,
 	}
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the table as one JSON object")
 	cmd.Flags().StringVar(&o.out, "out", "", "directory for table.csv, table.json and table.md (default: STUDY_DIR; none for run directories)")
+	return cmd
+}
+
+type sweepRunOptions struct {
+	local sweep.LocalOptions
+}
+
+func newSweepRunCmd() *cobra.Command {
+	var o sweepRunOptions
+	cmd := &cobra.Command{
+		Use:   "run STUDY_DIR",
+		Short: "Run a study's unfinished runs on this machine, --jobs at a time",
+		Long: `Train every unfinished run of the study on this machine, --jobs at a time
+(default: the CPU count divided by the threads per run; jobs × threads may not
+exceed the CPU count unless --oversubscribe). Finished runs are skipped, started
+ones resume from their last checkpoint: the command may be stopped (Ctrl-C), or
+killed outright, at any moment and given again, without losing or repeating an
+epoch that was finished. Runs of the same dataset share one loaded copy.
+
+Shows a line for the study (runs done, epochs left, ETA) and one per running job,
+redrawn on a terminal and printed every 30 s otherwise. Each run's training log
+goes to RUN_DIR/train.log. Runs another process holds (a Slurm task, another
+sweep run) are left to it.`,
+		Example: `  deepnmf sweep run study --jobs 2`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := sweep.LoadPlan(args[0])
+			if err != nil {
+				return err
+			}
+			o.local.Out = cmd.OutOrStdout()
+			if f, ok := o.local.Out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				o.local.Terminal = true
+			}
+			rep, err := sweep.RunLocal(cmd.Context(), p, o.local)
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%d runs finished now, %d were already done", rep.Finished, rep.AlreadyDone)
+			if len(rep.Busy) > 0 {
+				fmt.Fprintf(w, ", %d held by another process (%s)", len(rep.Busy), strings.Join(rep.Busy, ", "))
+			}
+			fmt.Fprintln(w)
+			if errors.Is(err, train.ErrInterrupted) {
+				return fmt.Errorf("%w; the runs keep their checkpoints: continue with deepnmf sweep run %s", err, args[0])
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.local.Jobs, "jobs", 0, "runs trained at once (default: CPUs / threads per run)")
+	f.IntVar(&o.local.Threads, "threads", 0, "threads per run (default: the plan's; another count changes the runs' bits)")
+	f.BoolVar(&o.local.Oversubscribe, "oversubscribe", false, "allow jobs × threads above the CPU count")
+	return cmd
+}
+
+type sweepTaskOptions struct {
+	index   int
+	threads int
+}
+
+func newSweepTaskCmd() *cobra.Command {
+	var o sweepTaskOptions
+	cmd := &cobra.Command{
+		Use:   "task STUDY_DIR --index I",
+		Short: "Start or resume one run of a study (what a Slurm array task runs)",
+		Long: `Start or resume the run of plan entry --index and train it to its end; a
+finished run is left as it is. This is what each task of the array job of
+deepnmf sweep slurm runs, with --index $SLURM_ARRAY_TASK_ID. It writes nothing
+outside the run's directory, where RUN_DIR/sweep-status.json records its state,
+host and Slurm job. SIGUSR1, SIGTERM or SIGINT stop it at its next safe point:
+the epochs finished so far stay in the run's checkpoint.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("index") {
+				return errors.New("--index is required (the plan entry, 0-based)")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGUSR1)
+			defer stop()
+			sum, err := sweep.RunTask(ctx, args[0], o.index, sweep.TaskOptions{Threads: o.threads, Log: cmd.OutOrStdout()})
+			if errors.Is(err, sweep.ErrDone) {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: already finished (%d epochs); nothing to do\n", sum.RunDir, sum.Epochs)
+				return nil
+			}
+			return err
+		},
+	}
+	cmd.Flags().IntVar(&o.index, "index", 0, "plan entry to run (0-based; $SLURM_ARRAY_TASK_ID in the array job)")
+	cmd.Flags().IntVar(&o.threads, "threads", 0, "threads (default: the plan's; another count changes the run's bits)")
 	return cmd
 }
