@@ -85,6 +85,9 @@ func TestSweepErrors(t *testing.T) {
 	if _, err := execute("sweep", "task", study, "--index", "4"); err == nil || !strings.Contains(err.Error(), "entries 0 to 3") {
 		t.Errorf("task --index 4: %v", err)
 	}
+	if _, err := execute("sweep", "run", study, "--jobs", "1000"); err == nil || !strings.Contains(err.Error(), "needs 1000 CPUs") {
+		t.Errorf("run --jobs 1000: %v", err)
+	}
 	// status of a study nothing ran yet, as JSON.
 	out, _, err := runDeepnmf("sweep", "status", study, "--json")
 	var st sweep.StudyStatus

@@ -334,14 +334,18 @@ func (t Table) WriteMarkdown(w io.Writer) error {
 		b.WriteString("| group | params | final test acc % | best test acc % | epochs | wall time per run | runs (finished/planned) |\n")
 		b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
 	}
+	models := map[string]int{}
+	for _, r := range t.Rows {
+		models[r.Model]++
+	}
 	for _, r := range t.Rows {
 		params := "–"
 		if r.Params > 0 {
 			params = groupDigits(r.Params)
 		}
 		name := r.Group
-		if paper {
-			name = r.Model
+		if paper && models[r.Model] == 1 {
+			name = r.Model // the paper's table names networks
 		}
 		cells := []string{name, params}
 		if paper {
