@@ -58,20 +58,12 @@ type Entry struct {
 var specKeysOwn = []string{"models", "seeds"}
 
 // optionKeys are the JSON names of train.Options that a spec may set;
-// model, config and seed come from models and seeds.
+// model, config and seed come from models and seeds, and name from models.
 func optionKeys() []string {
-	raw, err := json.Marshal(train.DefaultOptions())
-	if err != nil {
-		panic(err) // DefaultOptions always marshals
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		panic(err)
-	}
-	keys := []string{"data_dir"}
-	for k := range m {
+	var keys []string
+	for _, k := range train.OptionKeys() {
 		switch k {
-		case "model", "config", "seed", "name", "data_dir":
+		case "model", "config", "seed", "name":
 			continue
 		}
 		keys = append(keys, k)
@@ -91,9 +83,6 @@ type Spec struct {
 	// configs are network configs to write into STUDY_DIR/configs under the
 	// model names that refer to them.
 	configs map[string]*nn.Config
-	// budget, when set by a built-in spec, overrides the one derived from
-	// the entries (which has no seed count to go by for user specs).
-	label string
 }
 
 // ParseSpec reads a spec object. Relative config-file paths in models are
@@ -297,9 +286,6 @@ func (s *Spec) Expand() (*Plan, error) {
 		}
 	}
 	p.Budget = budgetOf(p.Entries, len(s.Seeds))
-	if s.label != "" {
-		p.Budget.Label = s.label
-	}
 	return p, nil
 }
 
