@@ -29,16 +29,26 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 1))
-	t.Logf("uninterrupted study: %v; kill times drawn with seed %d", whole.Round(time.Millisecond), seed)
+	t.Logf("uninterrupted study: %v; kill delays drawn with seed %d", whole.Round(time.Millisecond), seed)
+	checkpointed := func() int {
+		st, err := Status(context.Background(), study)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Epochs
+	}
 	for k := range 2 {
+		before := checkpointed()
 		cmd := exec.Command(deepnmfBinary(t), "sweep", "run", study, "--jobs", "2")
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Somewhere in the first 80 % of what the whole study takes.
-		after := time.Duration(rng.Float64() * 0.8 * float64(whole))
+		// Once this process has checkpointed an epoch, at a random moment
+		// within the next second (epochs take a fraction of it).
+		waitFor(t, "an epoch checkpointed", time.Minute, func() bool { return checkpointed() > before })
+		after := time.Duration(rng.Float64() * float64(time.Second))
 		time.Sleep(after)
 		cmd.Process.Signal(syscall.SIGKILL)
 		err := cmd.Wait()
@@ -46,7 +56,10 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 		if serr != nil {
 			t.Fatal(serr)
 		}
-		t.Logf("kill %d after %v (%v): %v, %d of %d epochs checkpointed", k+1, after.Round(time.Millisecond), err, st.Counts, st.Epochs, st.Total)
+		t.Logf("kill %d, %v after an epoch was checkpointed (%v): %v, %d of %d epochs checkpointed", k+1, after.Round(time.Millisecond), err, st.Counts, st.Epochs, st.Total)
+		if st.Counts[StateDone] == len(st.Entries) {
+			t.Fatalf("the study finished before kill %d; make the runs longer", k+1)
+		}
 	}
 	out := deepnmf(t, "sweep", "run", study, "--jobs", "2")
 	if !strings.Contains(out, "runs finished now") {
