@@ -1,7 +1,3 @@
-// Package nnmf is the NNMF layer of the paper (spec §1) on a (rows × D) matrix:
-// the weight parametrisation, the multiplicative-update forward and every
-// backward method. A convolutional NNMF layer is this layer on unfolded patches;
-// a dense one is this layer on the rows themselves.
 package nnmf
 
 import (

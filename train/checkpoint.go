@@ -332,3 +332,29 @@ func pyFloat(v float64) string {
 	}
 	return s
 }
+
+// ReadMetrics returns the metrics of every finished epoch of the run in
+// runDir, as its last checkpoint recorded them (the rows of metrics.csv,
+// with the exact counts behind its percentages). A run without a
+// checkpoint has none.
+func ReadMetrics(runDir string) ([]Metrics, error) {
+	for _, name := range []string{CheckpointDir, checkpointPrev} {
+		path := filepath.Join(runDir, name, StateFile)
+		raw, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var st checkpointState
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return st.History, nil
+	}
+	if _, err := os.Stat(filepath.Join(runDir, RunInfoFile)); err != nil {
+		return nil, fmt.Errorf("%w (is %s a run directory?)", err, runDir)
+	}
+	return nil, nil
+}

@@ -1,7 +1,3 @@
-// Package train trains the paper's networks with the official protocol
-// (spec §3): the loss, one Adam and one ReduceLROnPlateau per parameter group,
-// the float32 stop rule, an epoch engine with hooks, metrics.csv, atomic
-// checkpoints and bit-identical resume.
 package train
 
 import (

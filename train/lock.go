@@ -44,8 +44,13 @@ func lockRunDir(runDir string) (l *runLock, previous string, err error) {
 	prev, _ := os.ReadFile(path)
 	host, _ := os.Hostname()
 	note := fmt.Sprintf("pid %d on %s since %s", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(note+"\n"), 0)
+	}
+	if err != nil {
+		f.Close()
+		return nil, "", fmt.Errorf("writing %s: %w", path, err)
 	}
 	return &runLock{f: f}, strings.TrimSpace(string(prev)), nil
 }

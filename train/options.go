@@ -20,8 +20,8 @@ import (
 // that a resumed run reads it back. In JSON every field is named as its
 // command-line flag, in snake_case.
 type Options struct {
-	// The network: Network if set, else the config file Config, else the
-	// preset Model. Network is not stored in run.json; the run's
+	// The network: Network if set, else Config (a config file, or a preset
+	// name when no such file exists), else the preset Model. Network is not stored in run.json; the run's
 	// config.json holds whichever was used.
 	Model   string     `json:"model,omitempty"`
 	Config  string     `json:"config,omitempty"`
@@ -172,7 +172,7 @@ func (o Options) NetworkConfig() (*nn.Config, error) {
 		c := *o.Network
 		cfg = &c
 	case o.Config != "":
-		cfg, err = nn.LoadConfig(o.Config)
+		cfg, err = ConfigOrPreset(o.Config)
 	case o.Model != "":
 		cfg, err = nn.Preset(o.Model)
 	default:

@@ -20,6 +20,7 @@ func init() { subcommands = append(subcommands, newBenchCmd) }
 type benchFlags struct {
 	o                     train.BenchOptions
 	backward, mode, input string
+	threads               []int
 	asJSON                bool
 }
 
@@ -74,14 +75,35 @@ max images/s are reported, with the peak RSS, the heap allocations per timed ste
 			if f.o.Warmup == 0 {
 				f.o.Warmup = -1 // an explicit 0 means none
 			}
-			res, err := train.Bench(f.o)
-			if err != nil {
-				return err
+			var results []*train.BenchResult
+			for _, n := range f.threads {
+				if n < 1 {
+					return fmt.Errorf("bench: --threads must be at least 1, got %d", n)
+				}
+				o := f.o
+				o.Threads = n
+				res, err := train.Bench(o)
+				if err != nil {
+					return err
+				}
+				results = append(results, res)
 			}
+			w := cmd.OutOrStdout()
 			if f.asJSON {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+				if len(results) == 1 {
+					return json.NewEncoder(w).Encode(results[0])
+				}
+				return json.NewEncoder(w).Encode(results)
 			}
-			printBench(cmd.OutOrStdout(), res)
+			for i, res := range results {
+				if i > 0 {
+					fmt.Fprintln(w)
+				}
+				printBench(w, res)
+			}
+			if len(results) > 1 {
+				printScaling(w, results)
+			}
 			return nil
 		},
 	}
@@ -92,7 +114,7 @@ max images/s are reported, with the peak RSS, the heap allocations per timed ste
 	fl.StringVar(&f.input, "input", "3,28,28", "input shape C,H,W (or H for 3×H×H)")
 	fl.IntVar(&f.o.Steps, "steps", 20, "timed steps per mode")
 	fl.IntVar(&f.o.Warmup, "warmup", 3, "untimed steps per mode before the timed ones")
-	fl.IntVar(&f.o.Threads, "threads", runtime.NumCPU(), "goroutines per batch")
+	fl.IntSliceVar(&f.threads, "threads", []int{runtime.NumCPU()}, "goroutines per batch; a list (1,2,4) times each count and prints the parallel efficiency")
 	fl.IntVar(&f.o.Iterations, "iterations", 0, "NNMF iterations of the a/b layers (0 = the config's)")
 	fl.StringVar(&f.backward, "backward", nnmf.Approx.String(), "NNMF backward: approx|unrolled|implicit|last_iter|last_iter_sqrt_t")
 	fl.StringVar(&f.mode, "mode", "both", "what to time: train|infer|both")
@@ -120,5 +142,27 @@ func printBench(w io.Writer, r *train.BenchResult) {
 		fmt.Fprintf(w, "  %-7s %12.1f %19s %14.4f %12.1f %14.1f\n", p.name, ph.ImagesPerSMedian,
 			fmt.Sprintf("%.1f–%.1f", ph.ImagesPerSMin, ph.ImagesPerSMax), ph.StepSMedian, ph.AllocsPerStep,
 			float64(ph.PeakRSSBytes)/(1<<20))
+	}
+}
+
+// printScaling prints each thread count's speed-up and parallel efficiency
+// against the first count of the list.
+func printScaling(w io.Writer, results []*train.BenchResult) {
+	base := results[0]
+	fmt.Fprintf(w, "\nscaling against %d thread%s (speed-up, parallel efficiency = speed-up / thread ratio):\n", base.Threads, map[bool]string{true: "", false: "s"}[base.Threads == 1])
+	for _, r := range results {
+		ratio := float64(r.Threads) / float64(base.Threads)
+		line := fmt.Sprintf("  %3d threads:", r.Threads)
+		for _, p := range []struct {
+			name string
+			a, b *train.BenchPhase
+		}{{"train", base.Train, r.Train}, {"infer", base.Infer, r.Infer}} {
+			if p.a == nil || p.b == nil {
+				continue
+			}
+			up := p.b.ImagesPerSMedian / p.a.ImagesPerSMedian
+			line += fmt.Sprintf("  %s %.2f× (%.0f %%)", p.name, up, 100*up/ratio)
+		}
+		fmt.Fprintln(w, line)
 	}
 }

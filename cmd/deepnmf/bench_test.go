@@ -89,3 +89,21 @@ func TestBenchModeAndErrors(t *testing.T) {
 		}
 	}
 }
+
+// A list of thread counts times each one; --json then prints an array.
+func TestBenchThreadList(t *testing.T) {
+	out, err := execute("bench", "--threads", "1,2", "--batch-size", "2", "--steps", "1", "--warmup", "0",
+		"--iterations", "2", "--mode", "infer", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []train.BenchResult
+	if err := json.Unmarshal([]byte(out), &rs); err != nil || len(rs) != 2 || rs[0].Threads != 1 || rs[1].Threads != 2 {
+		t.Fatalf("bench --threads 1,2 --json: %s (%v)", out, err)
+	}
+	text, err := execute("bench", "--threads", "1,2", "--batch-size", "2", "--steps", "1", "--warmup", "0",
+		"--iterations", "2", "--mode", "infer")
+	if err != nil || !strings.Contains(text, "2 threads:  infer") {
+		t.Errorf("no scaling table:\n%s (%v)", text, err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/deepnmf/deepnmf/data"
 	"github.com/deepnmf/deepnmf/experiment/sweep"
 	"github.com/deepnmf/deepnmf/nn"
+	"github.com/deepnmf/deepnmf/train"
 )
 
 func init() { subcommands = append(subcommands, newInspectCmd) }
@@ -88,7 +89,7 @@ Presets: ` + strings.Join(nn.PresetNames(), ", ") + `.`,
 			case model != "":
 				cfg, err = nn.Preset(model)
 			case config != "":
-				cfg, err = nn.LoadConfig(config)
+				cfg, err = train.ConfigOrPreset(config)
 				name = config
 			default:
 				return errors.New("inspect: give --model PRESET or --config FILE")

@@ -1,6 +1,3 @@
-// Command deepnmf trains, evaluates and studies deep non-negative matrix
-// factorization networks on the CPU. Every command is flag parsing plus one
-// call into the library (packages train and experiment).
 package main
 
 import (
