@@ -181,11 +181,17 @@ func TestSlurmArrayJob(t *testing.T) {
 		out, _ := exec.Command("scontrol", "show", "job", job+"_2").Output()
 		return strings.Contains(string(out), "Restarts=1")
 	})
-	if q := queued(t, job); q[2] == "PENDING" {
-		if out, err := exec.Command("scontrol", "update", "JobId="+job+"_2", "StartTime=now").CombinedOutput(); err != nil {
-			t.Fatalf("scontrol update: %v\n%s", err, out)
+	// The queue may show the requeued task as pending only a moment later.
+	waitFor(t, "the requeued task 2 to start", time.Minute, func() bool {
+		switch queued(t, job)[2] {
+		case "PENDING":
+			exec.Command("scontrol", "update", "JobId="+job+"_2", "StartTime=now").Run()
+			return false
+		case "RUNNING", "COMPLETING", "":
+			return true
 		}
-	}
+		return false
+	})
 	waitFor(t, "the array job to end", 3*time.Minute, func() bool { return len(queued(t, job)) == 0 })
 
 	st, err := Status(context.Background(), study)
