@@ -53,6 +53,17 @@ func LoadRunInfo(runDir string) (RunInfo, error) {
 	if err := json.Unmarshal(raw, &info); err != nil {
 		return RunInfo{}, fmt.Errorf("%s: %w", path, err)
 	}
+	// "model" is omitted when empty (a run of a config file or an in-memory
+	// config); the default preset must not fill it in, or the options no
+	// longer equal the ones the run was started with (StartOrResume).
+	var keys struct {
+		Options map[string]json.RawMessage `json:"options"`
+	}
+	if json.Unmarshal(raw, &keys) == nil {
+		if _, ok := keys.Options["model"]; !ok {
+			info.Options.Model = ""
+		}
+	}
 	if err := info.Options.Validate(); err != nil {
 		return RunInfo{}, fmt.Errorf("%s: %w", path, err)
 	}
