@@ -181,14 +181,20 @@ func TestSlurmArrayJob(t *testing.T) {
 		out, _ := exec.Command("scontrol", "show", "job", job+"_2").Output()
 		return strings.Contains(string(out), "Restarts=1")
 	})
-	// The queue may show the requeued task as pending only a moment later.
-	waitFor(t, "the requeued task 2 to start", time.Minute, func() bool {
-		switch queued(t, job)[2] {
-		case "PENDING":
-			exec.Command("scontrol", "update", "JobId="+job+"_2", "StartTime=now").Run()
-			return false
-		case "RUNNING", "COMPLETING", "":
+	// The queue may show the requeued task as pending only a moment later, or
+	// briefly not at all: wait until the task itself has started again (its
+	// status file carries Slurm's restart count).
+	// The queue does not always list the requeued task under its array index
+	// while it waits, so move its begin time up whatever squeue shows (the
+	// update is a no-op once it runs).
+	lastNudge := time.Time{}
+	waitFor(t, "the requeued task 2 to start", 4*time.Minute, func() bool {
+		if rs, _ := readRunStatus(signalled.RunDir); rs.SlurmRestarts == 1 {
 			return true
+		}
+		if time.Since(lastNudge) > time.Second {
+			exec.Command("scontrol", "update", "JobId="+job+"_2", "StartTime=now").Run()
+			lastNudge = time.Now()
 		}
 		return false
 	})
