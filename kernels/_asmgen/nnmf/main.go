@@ -56,7 +56,7 @@ func (s isa) bytes() int { return 4 * s.lanes }
 
 func main() {
 	flag.Parse()
-	ConstraintExpr("amd64,!noasm")
+	ConstraintExpr("amd64,!noasm,!purego")
 	gen(avx512)
 	gen(avx2)
 	Generate()
@@ -102,6 +102,9 @@ func label(s isa, parts ...any) string {
 func gen(s isa) {
 	name := "nnmfTile" + s.name
 	TEXT(name, NOSPLIT, signature)
+	// The kernels only read and write through their pointers during the
+	// call, so the slices they point into need not escape to the heap.
+	Pragma("noescape")
 	Doc(fmt.Sprintf("%s runs iters NNMF updates on a 4-row tile with %s.", name, s.name))
 
 	iters := Load(Param("iters"), GP64())
