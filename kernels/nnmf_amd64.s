@@ -13,188 +13,220 @@ AVX512iter:
 	MOVQ $0x00000000, CX
 
 AVX512A_loop:
-	MOVQ         dp+64(FP), DX
-	SHLQ         $0x02, DX
-	SUBQ         CX, DX
-	CMPQ         DX, $0x00000140
-	JL           AVX512A_tail
-	MOVQ         wp+24(FP), DX
-	ADDQ         CX, DX
-	MOVQ         ht+16(FP), BX
-	MOVQ         kp+56(FP), SI
-	SHLQ         $0x02, SI
-	LEAQ         (SI)(SI*2), DI
-	MOVQ         dp+64(FP), R8
-	SHLQ         $0x02, R8
-	MOVQ         k+40(FP), R9
-	MOVL         $0x00000000, R10
-	VMOVD        R10, X0
-	VBROADCASTSS X0, Z19
-	VMOVAPS      Z19, Z0
-	VMOVAPS      Z19, Z1
-	VMOVAPS      Z19, Z2
-	VMOVAPS      Z19, Z3
-	VMOVAPS      Z19, Z4
-	VMOVAPS      Z19, Z5
-	VMOVAPS      Z19, Z6
-	VMOVAPS      Z19, Z7
-	VMOVAPS      Z19, Z8
-	VMOVAPS      Z19, Z9
-	VMOVAPS      Z19, Z10
-	VMOVAPS      Z19, Z11
-	VMOVAPS      Z19, Z12
-	VMOVAPS      Z19, Z13
-	VMOVAPS      Z19, Z14
-	VMOVAPS      Z19, Z15
-	VMOVAPS      Z19, Z16
-	VMOVAPS      Z19, Z17
-	VMOVAPS      Z19, Z18
-	VMOVAPS      Z19, Z19
-
-AVX512A_k5:
-	VMOVUPS          (DX), Z20
-	VMOVUPS          64(DX), Z21
-	VMOVUPS          128(DX), Z22
-	VMOVUPS          192(DX), Z23
-	VMOVUPS          256(DX), Z24
-	VFMADD231PS.BCST (BX), Z20, Z0
-	VFMADD231PS.BCST (BX), Z21, Z1
-	VFMADD231PS.BCST (BX), Z22, Z2
-	VFMADD231PS.BCST (BX), Z23, Z3
-	VFMADD231PS.BCST (BX), Z24, Z4
-	VFMADD231PS.BCST (BX)(SI*1), Z20, Z5
-	VFMADD231PS.BCST (BX)(SI*1), Z21, Z6
-	VFMADD231PS.BCST (BX)(SI*1), Z22, Z7
-	VFMADD231PS.BCST (BX)(SI*1), Z23, Z8
-	VFMADD231PS.BCST (BX)(SI*1), Z24, Z9
-	VFMADD231PS.BCST (BX)(SI*2), Z20, Z10
-	VFMADD231PS.BCST (BX)(SI*2), Z21, Z11
-	VFMADD231PS.BCST (BX)(SI*2), Z22, Z12
-	VFMADD231PS.BCST (BX)(SI*2), Z23, Z13
-	VFMADD231PS.BCST (BX)(SI*2), Z24, Z14
-	VFMADD231PS.BCST (BX)(DI*1), Z20, Z15
-	VFMADD231PS.BCST (BX)(DI*1), Z21, Z16
-	VFMADD231PS.BCST (BX)(DI*1), Z22, Z17
-	VFMADD231PS.BCST (BX)(DI*1), Z23, Z18
-	VFMADD231PS.BCST (BX)(DI*1), Z24, Z19
-	ADDQ             R8, DX
-	ADDQ             $0x04, BX
-	DECQ             R9
-	JNE              AVX512A_k5
-	MOVL             $0x1e3ce508, DX
-	VMOVD            DX, X20
-	VBROADCASTSS     X20, Z20
-	MOVQ             xt+0(FP), DX
-	ADDQ             CX, DX
-	MOVQ             qt+8(FP), BX
-	ADDQ             CX, BX
-	LEAQ             (R8)(R8*2), SI
-	VADDPS           Z20, Z0, Z0
-	VMOVUPS          (DX), Z21
-	VDIVPS           Z0, Z21, Z21
-	VMOVUPS          Z21, (BX)
-	VADDPS           Z20, Z1, Z1
-	VMOVUPS          64(DX), Z0
-	VDIVPS           Z1, Z0, Z0
-	VMOVUPS          Z0, 64(BX)
-	VADDPS           Z20, Z2, Z2
-	VMOVUPS          128(DX), Z0
-	VDIVPS           Z2, Z0, Z0
-	VMOVUPS          Z0, 128(BX)
-	VADDPS           Z20, Z3, Z3
-	VMOVUPS          192(DX), Z0
-	VDIVPS           Z3, Z0, Z0
-	VMOVUPS          Z0, 192(BX)
-	VADDPS           Z20, Z4, Z4
-	VMOVUPS          256(DX), Z0
-	VDIVPS           Z4, Z0, Z0
-	VMOVUPS          Z0, 256(BX)
-	VADDPS           Z20, Z5, Z5
-	VMOVUPS          (DX)(R8*1), Z0
-	VDIVPS           Z5, Z0, Z0
-	VMOVUPS          Z0, (BX)(R8*1)
-	VADDPS           Z20, Z6, Z6
-	VMOVUPS          64(DX)(R8*1), Z0
-	VDIVPS           Z6, Z0, Z0
-	VMOVUPS          Z0, 64(BX)(R8*1)
-	VADDPS           Z20, Z7, Z7
-	VMOVUPS          128(DX)(R8*1), Z0
-	VDIVPS           Z7, Z0, Z0
-	VMOVUPS          Z0, 128(BX)(R8*1)
-	VADDPS           Z20, Z8, Z8
-	VMOVUPS          192(DX)(R8*1), Z0
-	VDIVPS           Z8, Z0, Z0
-	VMOVUPS          Z0, 192(BX)(R8*1)
-	VADDPS           Z20, Z9, Z9
-	VMOVUPS          256(DX)(R8*1), Z0
-	VDIVPS           Z9, Z0, Z0
-	VMOVUPS          Z0, 256(BX)(R8*1)
-	VADDPS           Z20, Z10, Z10
-	VMOVUPS          (DX)(R8*2), Z0
-	VDIVPS           Z10, Z0, Z0
-	VMOVUPS          Z0, (BX)(R8*2)
-	VADDPS           Z20, Z11, Z11
-	VMOVUPS          64(DX)(R8*2), Z0
-	VDIVPS           Z11, Z0, Z0
-	VMOVUPS          Z0, 64(BX)(R8*2)
-	VADDPS           Z20, Z12, Z12
-	VMOVUPS          128(DX)(R8*2), Z0
-	VDIVPS           Z12, Z0, Z0
-	VMOVUPS          Z0, 128(BX)(R8*2)
-	VADDPS           Z20, Z13, Z13
-	VMOVUPS          192(DX)(R8*2), Z0
-	VDIVPS           Z13, Z0, Z0
-	VMOVUPS          Z0, 192(BX)(R8*2)
-	VADDPS           Z20, Z14, Z14
-	VMOVUPS          256(DX)(R8*2), Z0
-	VDIVPS           Z14, Z0, Z0
-	VMOVUPS          Z0, 256(BX)(R8*2)
-	VADDPS           Z20, Z15, Z15
-	VMOVUPS          (DX)(SI*1), Z0
-	VDIVPS           Z15, Z0, Z0
-	VMOVUPS          Z0, (BX)(SI*1)
-	VADDPS           Z20, Z16, Z16
-	VMOVUPS          64(DX)(SI*1), Z0
-	VDIVPS           Z16, Z0, Z0
-	VMOVUPS          Z0, 64(BX)(SI*1)
-	VADDPS           Z20, Z17, Z17
-	VMOVUPS          128(DX)(SI*1), Z0
-	VDIVPS           Z17, Z0, Z0
-	VMOVUPS          Z0, 128(BX)(SI*1)
-	VADDPS           Z20, Z18, Z18
-	VMOVUPS          192(DX)(SI*1), Z0
-	VDIVPS           Z18, Z0, Z0
-	VMOVUPS          Z0, 192(BX)(SI*1)
-	VADDPS           Z20, Z19, Z19
-	VMOVUPS          256(DX)(SI*1), Z0
-	VDIVPS           Z19, Z0, Z0
-	VMOVUPS          Z0, 256(BX)(SI*1)
-	ADDQ             $0x00000140, CX
-	JMP              AVX512A_loop
-
-AVX512A_tail:
+	MOVQ dp+64(FP), DX
+	SHLQ $0x02, DX
+	SUBQ CX, DX
+	JE   AVX512A_done
 	CMPQ DX, $0x00000100
-	JE   AVX512A_tail4
+	JE   AVX512A_block2
 	CMPQ DX, $0x000000c0
-	JE   AVX512A_tail3
+	JAE  AVX512A_block3
 	CMPQ DX, $0x00000080
-	JE   AVX512A_tail2
-	CMPQ DX, $0x00000040
-	JE   AVX512A_tail1
-	JMP  AVX512A_done
+	JE   AVX512A_block2
+	JMP  AVX512A_block1
 
-AVX512A_tail4:
+AVX512A_block3:
 	MOVQ         wp+24(FP), DX
 	ADDQ         CX, DX
 	MOVQ         ht+16(FP), BX
 	MOVQ         kp+56(FP), SI
 	SHLQ         $0x02, SI
-	LEAQ         (SI)(SI*2), DI
-	MOVQ         dp+64(FP), R8
-	SHLQ         $0x02, R8
-	MOVQ         k+40(FP), R9
-	MOVL         $0x00000000, R10
-	VMOVD        R10, X0
+	MOVQ         dp+64(FP), DI
+	SHLQ         $0x02, DI
+	MOVQ         k+40(FP), R8
+	LEAQ         (SI)(SI*2), R9
+	LEAQ         (BX)(SI*4), R10
+	MOVL         $0x00000000, R11
+	VMOVD        R11, X0
+	VBROADCASTSS X0, Z23
+	VMOVAPS      Z23, Z0
+	VMOVAPS      Z23, Z1
+	VMOVAPS      Z23, Z2
+	VMOVAPS      Z23, Z3
+	VMOVAPS      Z23, Z4
+	VMOVAPS      Z23, Z5
+	VMOVAPS      Z23, Z6
+	VMOVAPS      Z23, Z7
+	VMOVAPS      Z23, Z8
+	VMOVAPS      Z23, Z9
+	VMOVAPS      Z23, Z10
+	VMOVAPS      Z23, Z11
+	VMOVAPS      Z23, Z12
+	VMOVAPS      Z23, Z13
+	VMOVAPS      Z23, Z14
+	VMOVAPS      Z23, Z15
+	VMOVAPS      Z23, Z16
+	VMOVAPS      Z23, Z17
+	VMOVAPS      Z23, Z18
+	VMOVAPS      Z23, Z19
+	VMOVAPS      Z23, Z20
+	VMOVAPS      Z23, Z21
+	VMOVAPS      Z23, Z22
+	VMOVAPS      Z23, Z23
+
+AVX512A_k3:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VMOVUPS      128(DX), Z26
+	VBROADCASTSS (BX), Z27
+	VFMADD231PS  Z27, Z24, Z0
+	VFMADD231PS  Z27, Z25, Z1
+	VFMADD231PS  Z27, Z26, Z2
+	VBROADCASTSS (BX)(SI*1), Z27
+	VFMADD231PS  Z27, Z24, Z3
+	VFMADD231PS  Z27, Z25, Z4
+	VFMADD231PS  Z27, Z26, Z5
+	VBROADCASTSS (BX)(SI*2), Z27
+	VFMADD231PS  Z27, Z24, Z6
+	VFMADD231PS  Z27, Z25, Z7
+	VFMADD231PS  Z27, Z26, Z8
+	VBROADCASTSS (BX)(R9*1), Z27
+	VFMADD231PS  Z27, Z24, Z9
+	VFMADD231PS  Z27, Z25, Z10
+	VFMADD231PS  Z27, Z26, Z11
+	VBROADCASTSS (R10), Z27
+	VFMADD231PS  Z27, Z24, Z12
+	VFMADD231PS  Z27, Z25, Z13
+	VFMADD231PS  Z27, Z26, Z14
+	VBROADCASTSS (R10)(SI*1), Z27
+	VFMADD231PS  Z27, Z24, Z15
+	VFMADD231PS  Z27, Z25, Z16
+	VFMADD231PS  Z27, Z26, Z17
+	VBROADCASTSS (R10)(SI*2), Z27
+	VFMADD231PS  Z27, Z24, Z18
+	VFMADD231PS  Z27, Z25, Z19
+	VFMADD231PS  Z27, Z26, Z20
+	VBROADCASTSS (R10)(R9*1), Z27
+	VFMADD231PS  Z27, Z24, Z21
+	VFMADD231PS  Z27, Z25, Z22
+	VFMADD231PS  Z27, Z26, Z23
+	ADDQ         DI, DX
+	ADDQ         $0x04, BX
+	ADDQ         $0x04, R10
+	DECQ         R8
+	JNE          AVX512A_k3
+	MOVL         $0x1e3ce508, DX
+	VMOVD        DX, X24
+	VBROADCASTSS X24, Z24
+	MOVQ         xt+0(FP), DX
+	ADDQ         CX, DX
+	MOVQ         qt+8(FP), BX
+	ADDQ         CX, BX
+	LEAQ         (DI)(DI*2), SI
+	LEAQ         (DX)(DI*4), R8
+	LEAQ         (BX)(DI*4), R9
+	VADDPS       Z24, Z0, Z0
+	VMOVUPS      (DX), Z25
+	VDIVPS       Z0, Z25, Z25
+	VMOVUPS      Z25, (BX)
+	VADDPS       Z24, Z1, Z1
+	VMOVUPS      64(DX), Z0
+	VDIVPS       Z1, Z0, Z0
+	VMOVUPS      Z0, 64(BX)
+	VADDPS       Z24, Z2, Z2
+	VMOVUPS      128(DX), Z0
+	VDIVPS       Z2, Z0, Z0
+	VMOVUPS      Z0, 128(BX)
+	VADDPS       Z24, Z3, Z3
+	VMOVUPS      (DX)(DI*1), Z0
+	VDIVPS       Z3, Z0, Z0
+	VMOVUPS      Z0, (BX)(DI*1)
+	VADDPS       Z24, Z4, Z4
+	VMOVUPS      64(DX)(DI*1), Z0
+	VDIVPS       Z4, Z0, Z0
+	VMOVUPS      Z0, 64(BX)(DI*1)
+	VADDPS       Z24, Z5, Z5
+	VMOVUPS      128(DX)(DI*1), Z0
+	VDIVPS       Z5, Z0, Z0
+	VMOVUPS      Z0, 128(BX)(DI*1)
+	VADDPS       Z24, Z6, Z6
+	VMOVUPS      (DX)(DI*2), Z0
+	VDIVPS       Z6, Z0, Z0
+	VMOVUPS      Z0, (BX)(DI*2)
+	VADDPS       Z24, Z7, Z7
+	VMOVUPS      64(DX)(DI*2), Z0
+	VDIVPS       Z7, Z0, Z0
+	VMOVUPS      Z0, 64(BX)(DI*2)
+	VADDPS       Z24, Z8, Z8
+	VMOVUPS      128(DX)(DI*2), Z0
+	VDIVPS       Z8, Z0, Z0
+	VMOVUPS      Z0, 128(BX)(DI*2)
+	VADDPS       Z24, Z9, Z9
+	VMOVUPS      (DX)(SI*1), Z0
+	VDIVPS       Z9, Z0, Z0
+	VMOVUPS      Z0, (BX)(SI*1)
+	VADDPS       Z24, Z10, Z10
+	VMOVUPS      64(DX)(SI*1), Z0
+	VDIVPS       Z10, Z0, Z0
+	VMOVUPS      Z0, 64(BX)(SI*1)
+	VADDPS       Z24, Z11, Z11
+	VMOVUPS      128(DX)(SI*1), Z0
+	VDIVPS       Z11, Z0, Z0
+	VMOVUPS      Z0, 128(BX)(SI*1)
+	VADDPS       Z24, Z12, Z12
+	VMOVUPS      (R8), Z0
+	VDIVPS       Z12, Z0, Z0
+	VMOVUPS      Z0, (R9)
+	VADDPS       Z24, Z13, Z13
+	VMOVUPS      64(R8), Z0
+	VDIVPS       Z13, Z0, Z0
+	VMOVUPS      Z0, 64(R9)
+	VADDPS       Z24, Z14, Z14
+	VMOVUPS      128(R8), Z0
+	VDIVPS       Z14, Z0, Z0
+	VMOVUPS      Z0, 128(R9)
+	VADDPS       Z24, Z15, Z15
+	VMOVUPS      (R8)(DI*1), Z0
+	VDIVPS       Z15, Z0, Z0
+	VMOVUPS      Z0, (R9)(DI*1)
+	VADDPS       Z24, Z16, Z16
+	VMOVUPS      64(R8)(DI*1), Z0
+	VDIVPS       Z16, Z0, Z0
+	VMOVUPS      Z0, 64(R9)(DI*1)
+	VADDPS       Z24, Z17, Z17
+	VMOVUPS      128(R8)(DI*1), Z0
+	VDIVPS       Z17, Z0, Z0
+	VMOVUPS      Z0, 128(R9)(DI*1)
+	VADDPS       Z24, Z18, Z18
+	VMOVUPS      (R8)(DI*2), Z0
+	VDIVPS       Z18, Z0, Z0
+	VMOVUPS      Z0, (R9)(DI*2)
+	VADDPS       Z24, Z19, Z19
+	VMOVUPS      64(R8)(DI*2), Z0
+	VDIVPS       Z19, Z0, Z0
+	VMOVUPS      Z0, 64(R9)(DI*2)
+	VADDPS       Z24, Z20, Z20
+	VMOVUPS      128(R8)(DI*2), Z0
+	VDIVPS       Z20, Z0, Z0
+	VMOVUPS      Z0, 128(R9)(DI*2)
+	VADDPS       Z24, Z21, Z21
+	VMOVUPS      (R8)(SI*1), Z0
+	VDIVPS       Z21, Z0, Z0
+	VMOVUPS      Z0, (R9)(SI*1)
+	VADDPS       Z24, Z22, Z22
+	VMOVUPS      64(R8)(SI*1), Z0
+	VDIVPS       Z22, Z0, Z0
+	VMOVUPS      Z0, 64(R9)(SI*1)
+	VADDPS       Z24, Z23, Z23
+	VMOVUPS      128(R8)(SI*1), Z0
+	VDIVPS       Z23, Z0, Z0
+	VMOVUPS      Z0, 128(R9)(SI*1)
+	ADDQ         $0x000000c0, CX
+	JMP          AVX512A_loop
+
+AVX512A_block2:
+	MOVQ         wp+24(FP), DX
+	ADDQ         CX, DX
+	MOVQ         ht+16(FP), BX
+	MOVQ         kp+56(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         dp+64(FP), DI
+	SHLQ         $0x02, DI
+	MOVQ         k+40(FP), R8
+	LEAQ         (SI)(SI*2), R9
+	LEAQ         (BX)(SI*4), R10
+	MOVL         $0x00000000, R11
+	VMOVD        R11, X0
 	VBROADCASTSS X0, Z15
 	VMOVAPS      Z15, Z0
 	VMOVAPS      Z15, Z1
@@ -213,221 +245,128 @@ AVX512A_tail4:
 	VMOVAPS      Z15, Z14
 	VMOVAPS      Z15, Z15
 
-AVX512A_k4:
-	VMOVUPS          (DX), Z16
-	VMOVUPS          64(DX), Z17
-	VMOVUPS          128(DX), Z18
-	VMOVUPS          192(DX), Z19
-	VFMADD231PS.BCST (BX), Z16, Z0
-	VFMADD231PS.BCST (BX), Z17, Z1
-	VFMADD231PS.BCST (BX), Z18, Z2
-	VFMADD231PS.BCST (BX), Z19, Z3
-	VFMADD231PS.BCST (BX)(SI*1), Z16, Z4
-	VFMADD231PS.BCST (BX)(SI*1), Z17, Z5
-	VFMADD231PS.BCST (BX)(SI*1), Z18, Z6
-	VFMADD231PS.BCST (BX)(SI*1), Z19, Z7
-	VFMADD231PS.BCST (BX)(SI*2), Z16, Z8
-	VFMADD231PS.BCST (BX)(SI*2), Z17, Z9
-	VFMADD231PS.BCST (BX)(SI*2), Z18, Z10
-	VFMADD231PS.BCST (BX)(SI*2), Z19, Z11
-	VFMADD231PS.BCST (BX)(DI*1), Z16, Z12
-	VFMADD231PS.BCST (BX)(DI*1), Z17, Z13
-	VFMADD231PS.BCST (BX)(DI*1), Z18, Z14
-	VFMADD231PS.BCST (BX)(DI*1), Z19, Z15
-	ADDQ             R8, DX
-	ADDQ             $0x04, BX
-	DECQ             R9
-	JNE              AVX512A_k4
-	MOVL             $0x1e3ce508, DX
-	VMOVD            DX, X16
-	VBROADCASTSS     X16, Z16
-	MOVQ             xt+0(FP), DX
-	ADDQ             CX, DX
-	MOVQ             qt+8(FP), BX
-	ADDQ             CX, BX
-	LEAQ             (R8)(R8*2), CX
-	VADDPS           Z16, Z0, Z0
-	VMOVUPS          (DX), Z17
-	VDIVPS           Z0, Z17, Z17
-	VMOVUPS          Z17, (BX)
-	VADDPS           Z16, Z1, Z1
-	VMOVUPS          64(DX), Z0
-	VDIVPS           Z1, Z0, Z0
-	VMOVUPS          Z0, 64(BX)
-	VADDPS           Z16, Z2, Z2
-	VMOVUPS          128(DX), Z0
-	VDIVPS           Z2, Z0, Z0
-	VMOVUPS          Z0, 128(BX)
-	VADDPS           Z16, Z3, Z3
-	VMOVUPS          192(DX), Z0
-	VDIVPS           Z3, Z0, Z0
-	VMOVUPS          Z0, 192(BX)
-	VADDPS           Z16, Z4, Z4
-	VMOVUPS          (DX)(R8*1), Z0
-	VDIVPS           Z4, Z0, Z0
-	VMOVUPS          Z0, (BX)(R8*1)
-	VADDPS           Z16, Z5, Z5
-	VMOVUPS          64(DX)(R8*1), Z0
-	VDIVPS           Z5, Z0, Z0
-	VMOVUPS          Z0, 64(BX)(R8*1)
-	VADDPS           Z16, Z6, Z6
-	VMOVUPS          128(DX)(R8*1), Z0
-	VDIVPS           Z6, Z0, Z0
-	VMOVUPS          Z0, 128(BX)(R8*1)
-	VADDPS           Z16, Z7, Z7
-	VMOVUPS          192(DX)(R8*1), Z0
-	VDIVPS           Z7, Z0, Z0
-	VMOVUPS          Z0, 192(BX)(R8*1)
-	VADDPS           Z16, Z8, Z8
-	VMOVUPS          (DX)(R8*2), Z0
-	VDIVPS           Z8, Z0, Z0
-	VMOVUPS          Z0, (BX)(R8*2)
-	VADDPS           Z16, Z9, Z9
-	VMOVUPS          64(DX)(R8*2), Z0
-	VDIVPS           Z9, Z0, Z0
-	VMOVUPS          Z0, 64(BX)(R8*2)
-	VADDPS           Z16, Z10, Z10
-	VMOVUPS          128(DX)(R8*2), Z0
-	VDIVPS           Z10, Z0, Z0
-	VMOVUPS          Z0, 128(BX)(R8*2)
-	VADDPS           Z16, Z11, Z11
-	VMOVUPS          192(DX)(R8*2), Z0
-	VDIVPS           Z11, Z0, Z0
-	VMOVUPS          Z0, 192(BX)(R8*2)
-	VADDPS           Z16, Z12, Z12
-	VMOVUPS          (DX)(CX*1), Z0
-	VDIVPS           Z12, Z0, Z0
-	VMOVUPS          Z0, (BX)(CX*1)
-	VADDPS           Z16, Z13, Z13
-	VMOVUPS          64(DX)(CX*1), Z0
-	VDIVPS           Z13, Z0, Z0
-	VMOVUPS          Z0, 64(BX)(CX*1)
-	VADDPS           Z16, Z14, Z14
-	VMOVUPS          128(DX)(CX*1), Z0
-	VDIVPS           Z14, Z0, Z0
-	VMOVUPS          Z0, 128(BX)(CX*1)
-	VADDPS           Z16, Z15, Z15
-	VMOVUPS          192(DX)(CX*1), Z0
-	VDIVPS           Z15, Z0, Z0
-	VMOVUPS          Z0, 192(BX)(CX*1)
-	JMP              AVX512A_done
+AVX512A_k2:
+	VMOVUPS      (DX), Z16
+	VMOVUPS      64(DX), Z17
+	VBROADCASTSS (BX), Z18
+	VFMADD231PS  Z18, Z16, Z0
+	VFMADD231PS  Z18, Z17, Z1
+	VBROADCASTSS (BX)(SI*1), Z18
+	VFMADD231PS  Z18, Z16, Z2
+	VFMADD231PS  Z18, Z17, Z3
+	VBROADCASTSS (BX)(SI*2), Z18
+	VFMADD231PS  Z18, Z16, Z4
+	VFMADD231PS  Z18, Z17, Z5
+	VBROADCASTSS (BX)(R9*1), Z18
+	VFMADD231PS  Z18, Z16, Z6
+	VFMADD231PS  Z18, Z17, Z7
+	VBROADCASTSS (R10), Z18
+	VFMADD231PS  Z18, Z16, Z8
+	VFMADD231PS  Z18, Z17, Z9
+	VBROADCASTSS (R10)(SI*1), Z18
+	VFMADD231PS  Z18, Z16, Z10
+	VFMADD231PS  Z18, Z17, Z11
+	VBROADCASTSS (R10)(SI*2), Z18
+	VFMADD231PS  Z18, Z16, Z12
+	VFMADD231PS  Z18, Z17, Z13
+	VBROADCASTSS (R10)(R9*1), Z18
+	VFMADD231PS  Z18, Z16, Z14
+	VFMADD231PS  Z18, Z17, Z15
+	ADDQ         DI, DX
+	ADDQ         $0x04, BX
+	ADDQ         $0x04, R10
+	DECQ         R8
+	JNE          AVX512A_k2
+	MOVL         $0x1e3ce508, DX
+	VMOVD        DX, X16
+	VBROADCASTSS X16, Z16
+	MOVQ         xt+0(FP), DX
+	ADDQ         CX, DX
+	MOVQ         qt+8(FP), BX
+	ADDQ         CX, BX
+	LEAQ         (DI)(DI*2), SI
+	LEAQ         (DX)(DI*4), R8
+	LEAQ         (BX)(DI*4), R9
+	VADDPS       Z16, Z0, Z0
+	VMOVUPS      (DX), Z17
+	VDIVPS       Z0, Z17, Z17
+	VMOVUPS      Z17, (BX)
+	VADDPS       Z16, Z1, Z1
+	VMOVUPS      64(DX), Z0
+	VDIVPS       Z1, Z0, Z0
+	VMOVUPS      Z0, 64(BX)
+	VADDPS       Z16, Z2, Z2
+	VMOVUPS      (DX)(DI*1), Z0
+	VDIVPS       Z2, Z0, Z0
+	VMOVUPS      Z0, (BX)(DI*1)
+	VADDPS       Z16, Z3, Z3
+	VMOVUPS      64(DX)(DI*1), Z0
+	VDIVPS       Z3, Z0, Z0
+	VMOVUPS      Z0, 64(BX)(DI*1)
+	VADDPS       Z16, Z4, Z4
+	VMOVUPS      (DX)(DI*2), Z0
+	VDIVPS       Z4, Z0, Z0
+	VMOVUPS      Z0, (BX)(DI*2)
+	VADDPS       Z16, Z5, Z5
+	VMOVUPS      64(DX)(DI*2), Z0
+	VDIVPS       Z5, Z0, Z0
+	VMOVUPS      Z0, 64(BX)(DI*2)
+	VADDPS       Z16, Z6, Z6
+	VMOVUPS      (DX)(SI*1), Z0
+	VDIVPS       Z6, Z0, Z0
+	VMOVUPS      Z0, (BX)(SI*1)
+	VADDPS       Z16, Z7, Z7
+	VMOVUPS      64(DX)(SI*1), Z0
+	VDIVPS       Z7, Z0, Z0
+	VMOVUPS      Z0, 64(BX)(SI*1)
+	VADDPS       Z16, Z8, Z8
+	VMOVUPS      (R8), Z0
+	VDIVPS       Z8, Z0, Z0
+	VMOVUPS      Z0, (R9)
+	VADDPS       Z16, Z9, Z9
+	VMOVUPS      64(R8), Z0
+	VDIVPS       Z9, Z0, Z0
+	VMOVUPS      Z0, 64(R9)
+	VADDPS       Z16, Z10, Z10
+	VMOVUPS      (R8)(DI*1), Z0
+	VDIVPS       Z10, Z0, Z0
+	VMOVUPS      Z0, (R9)(DI*1)
+	VADDPS       Z16, Z11, Z11
+	VMOVUPS      64(R8)(DI*1), Z0
+	VDIVPS       Z11, Z0, Z0
+	VMOVUPS      Z0, 64(R9)(DI*1)
+	VADDPS       Z16, Z12, Z12
+	VMOVUPS      (R8)(DI*2), Z0
+	VDIVPS       Z12, Z0, Z0
+	VMOVUPS      Z0, (R9)(DI*2)
+	VADDPS       Z16, Z13, Z13
+	VMOVUPS      64(R8)(DI*2), Z0
+	VDIVPS       Z13, Z0, Z0
+	VMOVUPS      Z0, 64(R9)(DI*2)
+	VADDPS       Z16, Z14, Z14
+	VMOVUPS      (R8)(SI*1), Z0
+	VDIVPS       Z14, Z0, Z0
+	VMOVUPS      Z0, (R9)(SI*1)
+	VADDPS       Z16, Z15, Z15
+	VMOVUPS      64(R8)(SI*1), Z0
+	VDIVPS       Z15, Z0, Z0
+	VMOVUPS      Z0, 64(R9)(SI*1)
+	ADDQ         $0x00000080, CX
+	JMP          AVX512A_loop
 
-AVX512A_tail3:
+AVX512A_block1:
 	MOVQ         wp+24(FP), DX
 	ADDQ         CX, DX
 	MOVQ         ht+16(FP), BX
 	MOVQ         kp+56(FP), SI
 	SHLQ         $0x02, SI
-	LEAQ         (SI)(SI*2), DI
-	MOVQ         dp+64(FP), R8
-	SHLQ         $0x02, R8
-	MOVQ         k+40(FP), R9
-	MOVL         $0x00000000, R10
-	VMOVD        R10, X0
-	VBROADCASTSS X0, Z11
-	VMOVAPS      Z11, Z0
-	VMOVAPS      Z11, Z1
-	VMOVAPS      Z11, Z2
-	VMOVAPS      Z11, Z3
-	VMOVAPS      Z11, Z4
-	VMOVAPS      Z11, Z5
-	VMOVAPS      Z11, Z6
-	VMOVAPS      Z11, Z7
-	VMOVAPS      Z11, Z8
-	VMOVAPS      Z11, Z9
-	VMOVAPS      Z11, Z10
-	VMOVAPS      Z11, Z11
-
-AVX512A_k3:
-	VMOVUPS          (DX), Z12
-	VMOVUPS          64(DX), Z13
-	VMOVUPS          128(DX), Z14
-	VFMADD231PS.BCST (BX), Z12, Z0
-	VFMADD231PS.BCST (BX), Z13, Z1
-	VFMADD231PS.BCST (BX), Z14, Z2
-	VFMADD231PS.BCST (BX)(SI*1), Z12, Z3
-	VFMADD231PS.BCST (BX)(SI*1), Z13, Z4
-	VFMADD231PS.BCST (BX)(SI*1), Z14, Z5
-	VFMADD231PS.BCST (BX)(SI*2), Z12, Z6
-	VFMADD231PS.BCST (BX)(SI*2), Z13, Z7
-	VFMADD231PS.BCST (BX)(SI*2), Z14, Z8
-	VFMADD231PS.BCST (BX)(DI*1), Z12, Z9
-	VFMADD231PS.BCST (BX)(DI*1), Z13, Z10
-	VFMADD231PS.BCST (BX)(DI*1), Z14, Z11
-	ADDQ             R8, DX
-	ADDQ             $0x04, BX
-	DECQ             R9
-	JNE              AVX512A_k3
-	MOVL             $0x1e3ce508, DX
-	VMOVD            DX, X12
-	VBROADCASTSS     X12, Z12
-	MOVQ             xt+0(FP), DX
-	ADDQ             CX, DX
-	MOVQ             qt+8(FP), BX
-	ADDQ             CX, BX
-	LEAQ             (R8)(R8*2), CX
-	VADDPS           Z12, Z0, Z0
-	VMOVUPS          (DX), Z13
-	VDIVPS           Z0, Z13, Z13
-	VMOVUPS          Z13, (BX)
-	VADDPS           Z12, Z1, Z1
-	VMOVUPS          64(DX), Z0
-	VDIVPS           Z1, Z0, Z0
-	VMOVUPS          Z0, 64(BX)
-	VADDPS           Z12, Z2, Z2
-	VMOVUPS          128(DX), Z0
-	VDIVPS           Z2, Z0, Z0
-	VMOVUPS          Z0, 128(BX)
-	VADDPS           Z12, Z3, Z3
-	VMOVUPS          (DX)(R8*1), Z0
-	VDIVPS           Z3, Z0, Z0
-	VMOVUPS          Z0, (BX)(R8*1)
-	VADDPS           Z12, Z4, Z4
-	VMOVUPS          64(DX)(R8*1), Z0
-	VDIVPS           Z4, Z0, Z0
-	VMOVUPS          Z0, 64(BX)(R8*1)
-	VADDPS           Z12, Z5, Z5
-	VMOVUPS          128(DX)(R8*1), Z0
-	VDIVPS           Z5, Z0, Z0
-	VMOVUPS          Z0, 128(BX)(R8*1)
-	VADDPS           Z12, Z6, Z6
-	VMOVUPS          (DX)(R8*2), Z0
-	VDIVPS           Z6, Z0, Z0
-	VMOVUPS          Z0, (BX)(R8*2)
-	VADDPS           Z12, Z7, Z7
-	VMOVUPS          64(DX)(R8*2), Z0
-	VDIVPS           Z7, Z0, Z0
-	VMOVUPS          Z0, 64(BX)(R8*2)
-	VADDPS           Z12, Z8, Z8
-	VMOVUPS          128(DX)(R8*2), Z0
-	VDIVPS           Z8, Z0, Z0
-	VMOVUPS          Z0, 128(BX)(R8*2)
-	VADDPS           Z12, Z9, Z9
-	VMOVUPS          (DX)(CX*1), Z0
-	VDIVPS           Z9, Z0, Z0
-	VMOVUPS          Z0, (BX)(CX*1)
-	VADDPS           Z12, Z10, Z10
-	VMOVUPS          64(DX)(CX*1), Z0
-	VDIVPS           Z10, Z0, Z0
-	VMOVUPS          Z0, 64(BX)(CX*1)
-	VADDPS           Z12, Z11, Z11
-	VMOVUPS          128(DX)(CX*1), Z0
-	VDIVPS           Z11, Z0, Z0
-	VMOVUPS          Z0, 128(BX)(CX*1)
-	JMP              AVX512A_done
-
-AVX512A_tail2:
-	MOVQ         wp+24(FP), DX
-	ADDQ         CX, DX
-	MOVQ         ht+16(FP), BX
-	MOVQ         kp+56(FP), SI
-	SHLQ         $0x02, SI
-	LEAQ         (SI)(SI*2), DI
-	MOVQ         dp+64(FP), R8
-	SHLQ         $0x02, R8
-	MOVQ         k+40(FP), R9
-	MOVL         $0x00000000, R10
-	VMOVD        R10, X0
+	MOVQ         dp+64(FP), DI
+	SHLQ         $0x02, DI
+	MOVQ         k+40(FP), R8
+	LEAQ         (SI)(SI*2), R9
+	LEAQ         (BX)(SI*4), R10
+	MOVL         $0x00000000, R11
+	VMOVD        R11, X0
 	VBROADCASTSS X0, Z7
 	VMOVAPS      Z7, Z0
 	VMOVAPS      Z7, Z1
@@ -438,268 +377,91 @@ AVX512A_tail2:
 	VMOVAPS      Z7, Z6
 	VMOVAPS      Z7, Z7
 
-AVX512A_k2:
-	VMOVUPS          (DX), Z8
-	VMOVUPS          64(DX), Z9
-	VFMADD231PS.BCST (BX), Z8, Z0
-	VFMADD231PS.BCST (BX), Z9, Z1
-	VFMADD231PS.BCST (BX)(SI*1), Z8, Z2
-	VFMADD231PS.BCST (BX)(SI*1), Z9, Z3
-	VFMADD231PS.BCST (BX)(SI*2), Z8, Z4
-	VFMADD231PS.BCST (BX)(SI*2), Z9, Z5
-	VFMADD231PS.BCST (BX)(DI*1), Z8, Z6
-	VFMADD231PS.BCST (BX)(DI*1), Z9, Z7
-	ADDQ             R8, DX
-	ADDQ             $0x04, BX
-	DECQ             R9
-	JNE              AVX512A_k2
-	MOVL             $0x1e3ce508, DX
-	VMOVD            DX, X8
-	VBROADCASTSS     X8, Z8
-	MOVQ             xt+0(FP), DX
-	ADDQ             CX, DX
-	MOVQ             qt+8(FP), BX
-	ADDQ             CX, BX
-	LEAQ             (R8)(R8*2), CX
-	VADDPS           Z8, Z0, Z0
-	VMOVUPS          (DX), Z9
-	VDIVPS           Z0, Z9, Z9
-	VMOVUPS          Z9, (BX)
-	VADDPS           Z8, Z1, Z1
-	VMOVUPS          64(DX), Z0
-	VDIVPS           Z1, Z0, Z0
-	VMOVUPS          Z0, 64(BX)
-	VADDPS           Z8, Z2, Z2
-	VMOVUPS          (DX)(R8*1), Z0
-	VDIVPS           Z2, Z0, Z0
-	VMOVUPS          Z0, (BX)(R8*1)
-	VADDPS           Z8, Z3, Z3
-	VMOVUPS          64(DX)(R8*1), Z0
-	VDIVPS           Z3, Z0, Z0
-	VMOVUPS          Z0, 64(BX)(R8*1)
-	VADDPS           Z8, Z4, Z4
-	VMOVUPS          (DX)(R8*2), Z0
-	VDIVPS           Z4, Z0, Z0
-	VMOVUPS          Z0, (BX)(R8*2)
-	VADDPS           Z8, Z5, Z5
-	VMOVUPS          64(DX)(R8*2), Z0
-	VDIVPS           Z5, Z0, Z0
-	VMOVUPS          Z0, 64(BX)(R8*2)
-	VADDPS           Z8, Z6, Z6
-	VMOVUPS          (DX)(CX*1), Z0
-	VDIVPS           Z6, Z0, Z0
-	VMOVUPS          Z0, (BX)(CX*1)
-	VADDPS           Z8, Z7, Z7
-	VMOVUPS          64(DX)(CX*1), Z0
-	VDIVPS           Z7, Z0, Z0
-	VMOVUPS          Z0, 64(BX)(CX*1)
-	JMP              AVX512A_done
-
-AVX512A_tail1:
-	MOVQ         wp+24(FP), DX
-	ADDQ         CX, DX
-	MOVQ         ht+16(FP), BX
-	MOVQ         kp+56(FP), SI
-	SHLQ         $0x02, SI
-	LEAQ         (SI)(SI*2), DI
-	MOVQ         dp+64(FP), R8
-	SHLQ         $0x02, R8
-	MOVQ         k+40(FP), R9
-	MOVL         $0x00000000, R10
-	VMOVD        R10, X0
-	VBROADCASTSS X0, Z3
-	VMOVAPS      Z3, Z0
-	VMOVAPS      Z3, Z1
-	VMOVAPS      Z3, Z2
-	VMOVAPS      Z3, Z3
-
 AVX512A_k1:
-	VMOVUPS          (DX), Z4
-	VFMADD231PS.BCST (BX), Z4, Z0
-	VFMADD231PS.BCST (BX)(SI*1), Z4, Z1
-	VFMADD231PS.BCST (BX)(SI*2), Z4, Z2
-	VFMADD231PS.BCST (BX)(DI*1), Z4, Z3
-	ADDQ             R8, DX
-	ADDQ             $0x04, BX
-	DECQ             R9
-	JNE              AVX512A_k1
-	MOVL             $0x1e3ce508, DX
-	VMOVD            DX, X4
-	VBROADCASTSS     X4, Z4
-	MOVQ             xt+0(FP), DX
-	ADDQ             CX, DX
-	MOVQ             qt+8(FP), BX
-	ADDQ             CX, BX
-	LEAQ             (R8)(R8*2), CX
-	VADDPS           Z4, Z0, Z0
-	VMOVUPS          (DX), Z5
-	VDIVPS           Z0, Z5, Z5
-	VMOVUPS          Z5, (BX)
-	VADDPS           Z4, Z1, Z1
-	VMOVUPS          (DX)(R8*1), Z0
-	VDIVPS           Z1, Z0, Z0
-	VMOVUPS          Z0, (BX)(R8*1)
-	VADDPS           Z4, Z2, Z2
-	VMOVUPS          (DX)(R8*2), Z0
-	VDIVPS           Z2, Z0, Z0
-	VMOVUPS          Z0, (BX)(R8*2)
-	VADDPS           Z4, Z3, Z3
-	VMOVUPS          (DX)(CX*1), Z0
-	VDIVPS           Z3, Z0, Z0
-	VMOVUPS          Z0, (BX)(CX*1)
+	VMOVUPS      (DX), Z8
+	VBROADCASTSS (BX), Z9
+	VFMADD231PS  Z9, Z8, Z0
+	VBROADCASTSS (BX)(SI*1), Z9
+	VFMADD231PS  Z9, Z8, Z1
+	VBROADCASTSS (BX)(SI*2), Z9
+	VFMADD231PS  Z9, Z8, Z2
+	VBROADCASTSS (BX)(R9*1), Z9
+	VFMADD231PS  Z9, Z8, Z3
+	VBROADCASTSS (R10), Z9
+	VFMADD231PS  Z9, Z8, Z4
+	VBROADCASTSS (R10)(SI*1), Z9
+	VFMADD231PS  Z9, Z8, Z5
+	VBROADCASTSS (R10)(SI*2), Z9
+	VFMADD231PS  Z9, Z8, Z6
+	VBROADCASTSS (R10)(R9*1), Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         DI, DX
+	ADDQ         $0x04, BX
+	ADDQ         $0x04, R10
+	DECQ         R8
+	JNE          AVX512A_k1
+	MOVL         $0x1e3ce508, DX
+	VMOVD        DX, X8
+	VBROADCASTSS X8, Z8
+	MOVQ         xt+0(FP), DX
+	ADDQ         CX, DX
+	MOVQ         qt+8(FP), BX
+	ADDQ         CX, BX
+	LEAQ         (DI)(DI*2), SI
+	LEAQ         (DX)(DI*4), R8
+	LEAQ         (BX)(DI*4), R9
+	VADDPS       Z8, Z0, Z0
+	VMOVUPS      (DX), Z9
+	VDIVPS       Z0, Z9, Z9
+	VMOVUPS      Z9, (BX)
+	VADDPS       Z8, Z1, Z1
+	VMOVUPS      (DX)(DI*1), Z0
+	VDIVPS       Z1, Z0, Z0
+	VMOVUPS      Z0, (BX)(DI*1)
+	VADDPS       Z8, Z2, Z2
+	VMOVUPS      (DX)(DI*2), Z0
+	VDIVPS       Z2, Z0, Z0
+	VMOVUPS      Z0, (BX)(DI*2)
+	VADDPS       Z8, Z3, Z3
+	VMOVUPS      (DX)(SI*1), Z0
+	VDIVPS       Z3, Z0, Z0
+	VMOVUPS      Z0, (BX)(SI*1)
+	VADDPS       Z8, Z4, Z4
+	VMOVUPS      (R8), Z0
+	VDIVPS       Z4, Z0, Z0
+	VMOVUPS      Z0, (R9)
+	VADDPS       Z8, Z5, Z5
+	VMOVUPS      (R8)(DI*1), Z0
+	VDIVPS       Z5, Z0, Z0
+	VMOVUPS      Z0, (R9)(DI*1)
+	VADDPS       Z8, Z6, Z6
+	VMOVUPS      (R8)(DI*2), Z0
+	VDIVPS       Z6, Z0, Z0
+	VMOVUPS      Z0, (R9)(DI*2)
+	VADDPS       Z8, Z7, Z7
+	VMOVUPS      (R8)(SI*1), Z0
+	VDIVPS       Z7, Z0, Z0
+	VMOVUPS      Z0, (R9)(SI*1)
+	ADDQ         $0x00000040, CX
+	JMP          AVX512A_loop
 
 AVX512A_done:
 	MOVQ $0x00000000, CX
 
 AVX512B_loop:
-	MOVQ         kp+56(FP), DX
-	SHLQ         $0x02, DX
-	SUBQ         CX, DX
-	CMPQ         DX, $0x00000100
-	JL           AVX512B_tail
-	MOVQ         wt+32(FP), DX
-	ADDQ         CX, DX
-	MOVQ         qt+8(FP), BX
-	MOVQ         kp+56(FP), SI
-	SHLQ         $0x02, SI
-	MOVQ         dp+64(FP), DI
-	SHLQ         $0x02, DI
-	LEAQ         (DI)(DI*2), R8
-	MOVQ         d+48(FP), R9
-	MOVL         $0x00000000, R10
-	VMOVD        R10, X0
-	VBROADCASTSS X0, Z15
-	VMOVAPS      Z15, Z0
-	VMOVAPS      Z15, Z1
-	VMOVAPS      Z15, Z2
-	VMOVAPS      Z15, Z3
-	VMOVAPS      Z15, Z4
-	VMOVAPS      Z15, Z5
-	VMOVAPS      Z15, Z6
-	VMOVAPS      Z15, Z7
-	VMOVAPS      Z15, Z8
-	VMOVAPS      Z15, Z9
-	VMOVAPS      Z15, Z10
-	VMOVAPS      Z15, Z11
-	VMOVAPS      Z15, Z12
-	VMOVAPS      Z15, Z13
-	VMOVAPS      Z15, Z14
-	VMOVAPS      Z15, Z15
-
-AVX512B_d4:
-	VMOVUPS          (DX), Z16
-	VMOVUPS          64(DX), Z17
-	VMOVUPS          128(DX), Z18
-	VMOVUPS          192(DX), Z19
-	VFMADD231PS.BCST (BX), Z16, Z0
-	VFMADD231PS.BCST (BX), Z17, Z1
-	VFMADD231PS.BCST (BX), Z18, Z2
-	VFMADD231PS.BCST (BX), Z19, Z3
-	VFMADD231PS.BCST (BX)(DI*1), Z16, Z4
-	VFMADD231PS.BCST (BX)(DI*1), Z17, Z5
-	VFMADD231PS.BCST (BX)(DI*1), Z18, Z6
-	VFMADD231PS.BCST (BX)(DI*1), Z19, Z7
-	VFMADD231PS.BCST (BX)(DI*2), Z16, Z8
-	VFMADD231PS.BCST (BX)(DI*2), Z17, Z9
-	VFMADD231PS.BCST (BX)(DI*2), Z18, Z10
-	VFMADD231PS.BCST (BX)(DI*2), Z19, Z11
-	VFMADD231PS.BCST (BX)(R8*1), Z16, Z12
-	VFMADD231PS.BCST (BX)(R8*1), Z17, Z13
-	VFMADD231PS.BCST (BX)(R8*1), Z18, Z14
-	VFMADD231PS.BCST (BX)(R8*1), Z19, Z15
-	ADDQ             SI, DX
-	ADDQ             $0x04, BX
-	DECQ             R9
-	JNE              AVX512B_d4
-	MOVQ             ht+16(FP), DX
-	ADDQ             CX, DX
-	LEAQ             (SI)(SI*2), BX
-	MOVQ             useEps+80(FP), DI
-	TESTQ            DI, DI
-	JE               AVX512B_plain4
-	VBROADCASTSS     eps+88(FP), Z16
-	MOVL             $0x3f800000, DI
-	VMOVD            DI, X17
-	VBROADCASTSS     X17, Z17
-	VMULPS           Z16, Z0, Z0
-	VADDPS           Z17, Z0, Z0
-	VMULPS           Z16, Z1, Z1
-	VADDPS           Z17, Z1, Z1
-	VMULPS           Z16, Z2, Z2
-	VADDPS           Z17, Z2, Z2
-	VMULPS           Z16, Z3, Z3
-	VADDPS           Z17, Z3, Z3
-	VMULPS           Z16, Z4, Z4
-	VADDPS           Z17, Z4, Z4
-	VMULPS           Z16, Z5, Z5
-	VADDPS           Z17, Z5, Z5
-	VMULPS           Z16, Z6, Z6
-	VADDPS           Z17, Z6, Z6
-	VMULPS           Z16, Z7, Z7
-	VADDPS           Z17, Z7, Z7
-	VMULPS           Z16, Z8, Z8
-	VADDPS           Z17, Z8, Z8
-	VMULPS           Z16, Z9, Z9
-	VADDPS           Z17, Z9, Z9
-	VMULPS           Z16, Z10, Z10
-	VADDPS           Z17, Z10, Z10
-	VMULPS           Z16, Z11, Z11
-	VADDPS           Z17, Z11, Z11
-	VMULPS           Z16, Z12, Z12
-	VADDPS           Z17, Z12, Z12
-	VMULPS           Z16, Z13, Z13
-	VADDPS           Z17, Z13, Z13
-	VMULPS           Z16, Z14, Z14
-	VADDPS           Z17, Z14, Z14
-	VMULPS           Z16, Z15, Z15
-	VADDPS           Z17, Z15, Z15
-
-AVX512B_plain4:
-	VMULPS  (DX), Z0, Z0
-	VMOVUPS Z0, (DX)
-	VMULPS  64(DX), Z1, Z1
-	VMOVUPS Z1, 64(DX)
-	VMULPS  128(DX), Z2, Z2
-	VMOVUPS Z2, 128(DX)
-	VMULPS  192(DX), Z3, Z3
-	VMOVUPS Z3, 192(DX)
-	VMULPS  (DX)(SI*1), Z4, Z4
-	VMOVUPS Z4, (DX)(SI*1)
-	VMULPS  64(DX)(SI*1), Z5, Z5
-	VMOVUPS Z5, 64(DX)(SI*1)
-	VMULPS  128(DX)(SI*1), Z6, Z6
-	VMOVUPS Z6, 128(DX)(SI*1)
-	VMULPS  192(DX)(SI*1), Z7, Z7
-	VMOVUPS Z7, 192(DX)(SI*1)
-	VMULPS  (DX)(SI*2), Z8, Z8
-	VMOVUPS Z8, (DX)(SI*2)
-	VMULPS  64(DX)(SI*2), Z9, Z9
-	VMOVUPS Z9, 64(DX)(SI*2)
-	VMULPS  128(DX)(SI*2), Z10, Z10
-	VMOVUPS Z10, 128(DX)(SI*2)
-	VMULPS  192(DX)(SI*2), Z11, Z11
-	VMOVUPS Z11, 192(DX)(SI*2)
-	VMULPS  (DX)(BX*1), Z12, Z12
-	VMOVUPS Z12, (DX)(BX*1)
-	VMULPS  64(DX)(BX*1), Z13, Z13
-	VMOVUPS Z13, 64(DX)(BX*1)
-	VMULPS  128(DX)(BX*1), Z14, Z14
-	VMOVUPS Z14, 128(DX)(BX*1)
-	VMULPS  192(DX)(BX*1), Z15, Z15
-	VMOVUPS Z15, 192(DX)(BX*1)
-	ADDQ    $0x00000100, CX
-	JMP     AVX512B_loop
-
-AVX512B_tail:
+	MOVQ kp+56(FP), DX
+	SHLQ $0x02, DX
+	SUBQ CX, DX
+	JE   AVX512B_done
+	CMPQ DX, $0x00000100
+	JE   AVX512B_block2
 	CMPQ DX, $0x000000c0
-	JE   AVX512B_tail3
+	JAE  AVX512B_block3
 	CMPQ DX, $0x00000080
-	JE   AVX512B_tail2
-	CMPQ DX, $0x00000040
-	JE   AVX512B_tail1
-	JMP  AVX512B_done
+	JE   AVX512B_block2
+	JMP  AVX512B_block1
 
-AVX512B_tail3:
+AVX512B_block3:
 	MOVQ         wt+32(FP), DX
 	ADDQ         CX, DX
 	MOVQ         qt+8(FP), BX
@@ -707,78 +469,137 @@ AVX512B_tail3:
 	SHLQ         $0x02, SI
 	MOVQ         dp+64(FP), DI
 	SHLQ         $0x02, DI
-	LEAQ         (DI)(DI*2), R8
-	MOVQ         d+48(FP), R9
-	MOVL         $0x00000000, R10
-	VMOVD        R10, X0
-	VBROADCASTSS X0, Z11
-	VMOVAPS      Z11, Z0
-	VMOVAPS      Z11, Z1
-	VMOVAPS      Z11, Z2
-	VMOVAPS      Z11, Z3
-	VMOVAPS      Z11, Z4
-	VMOVAPS      Z11, Z5
-	VMOVAPS      Z11, Z6
-	VMOVAPS      Z11, Z7
-	VMOVAPS      Z11, Z8
-	VMOVAPS      Z11, Z9
-	VMOVAPS      Z11, Z10
-	VMOVAPS      Z11, Z11
+	MOVQ         d+48(FP), R8
+	LEAQ         (DI)(DI*2), R9
+	LEAQ         (BX)(DI*4), R10
+	MOVL         $0x00000000, R11
+	VMOVD        R11, X0
+	VBROADCASTSS X0, Z23
+	VMOVAPS      Z23, Z0
+	VMOVAPS      Z23, Z1
+	VMOVAPS      Z23, Z2
+	VMOVAPS      Z23, Z3
+	VMOVAPS      Z23, Z4
+	VMOVAPS      Z23, Z5
+	VMOVAPS      Z23, Z6
+	VMOVAPS      Z23, Z7
+	VMOVAPS      Z23, Z8
+	VMOVAPS      Z23, Z9
+	VMOVAPS      Z23, Z10
+	VMOVAPS      Z23, Z11
+	VMOVAPS      Z23, Z12
+	VMOVAPS      Z23, Z13
+	VMOVAPS      Z23, Z14
+	VMOVAPS      Z23, Z15
+	VMOVAPS      Z23, Z16
+	VMOVAPS      Z23, Z17
+	VMOVAPS      Z23, Z18
+	VMOVAPS      Z23, Z19
+	VMOVAPS      Z23, Z20
+	VMOVAPS      Z23, Z21
+	VMOVAPS      Z23, Z22
+	VMOVAPS      Z23, Z23
 
 AVX512B_d3:
-	VMOVUPS          (DX), Z12
-	VMOVUPS          64(DX), Z13
-	VMOVUPS          128(DX), Z14
-	VFMADD231PS.BCST (BX), Z12, Z0
-	VFMADD231PS.BCST (BX), Z13, Z1
-	VFMADD231PS.BCST (BX), Z14, Z2
-	VFMADD231PS.BCST (BX)(DI*1), Z12, Z3
-	VFMADD231PS.BCST (BX)(DI*1), Z13, Z4
-	VFMADD231PS.BCST (BX)(DI*1), Z14, Z5
-	VFMADD231PS.BCST (BX)(DI*2), Z12, Z6
-	VFMADD231PS.BCST (BX)(DI*2), Z13, Z7
-	VFMADD231PS.BCST (BX)(DI*2), Z14, Z8
-	VFMADD231PS.BCST (BX)(R8*1), Z12, Z9
-	VFMADD231PS.BCST (BX)(R8*1), Z13, Z10
-	VFMADD231PS.BCST (BX)(R8*1), Z14, Z11
-	ADDQ             SI, DX
-	ADDQ             $0x04, BX
-	DECQ             R9
-	JNE              AVX512B_d3
-	MOVQ             ht+16(FP), DX
-	ADDQ             CX, DX
-	LEAQ             (SI)(SI*2), CX
-	MOVQ             useEps+80(FP), BX
-	TESTQ            BX, BX
-	JE               AVX512B_plain3
-	VBROADCASTSS     eps+88(FP), Z12
-	MOVL             $0x3f800000, BX
-	VMOVD            BX, X13
-	VBROADCASTSS     X13, Z13
-	VMULPS           Z12, Z0, Z0
-	VADDPS           Z13, Z0, Z0
-	VMULPS           Z12, Z1, Z1
-	VADDPS           Z13, Z1, Z1
-	VMULPS           Z12, Z2, Z2
-	VADDPS           Z13, Z2, Z2
-	VMULPS           Z12, Z3, Z3
-	VADDPS           Z13, Z3, Z3
-	VMULPS           Z12, Z4, Z4
-	VADDPS           Z13, Z4, Z4
-	VMULPS           Z12, Z5, Z5
-	VADDPS           Z13, Z5, Z5
-	VMULPS           Z12, Z6, Z6
-	VADDPS           Z13, Z6, Z6
-	VMULPS           Z12, Z7, Z7
-	VADDPS           Z13, Z7, Z7
-	VMULPS           Z12, Z8, Z8
-	VADDPS           Z13, Z8, Z8
-	VMULPS           Z12, Z9, Z9
-	VADDPS           Z13, Z9, Z9
-	VMULPS           Z12, Z10, Z10
-	VADDPS           Z13, Z10, Z10
-	VMULPS           Z12, Z11, Z11
-	VADDPS           Z13, Z11, Z11
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VMOVUPS      128(DX), Z26
+	VBROADCASTSS (BX), Z27
+	VFMADD231PS  Z27, Z24, Z0
+	VFMADD231PS  Z27, Z25, Z1
+	VFMADD231PS  Z27, Z26, Z2
+	VBROADCASTSS (BX)(DI*1), Z27
+	VFMADD231PS  Z27, Z24, Z3
+	VFMADD231PS  Z27, Z25, Z4
+	VFMADD231PS  Z27, Z26, Z5
+	VBROADCASTSS (BX)(DI*2), Z27
+	VFMADD231PS  Z27, Z24, Z6
+	VFMADD231PS  Z27, Z25, Z7
+	VFMADD231PS  Z27, Z26, Z8
+	VBROADCASTSS (BX)(R9*1), Z27
+	VFMADD231PS  Z27, Z24, Z9
+	VFMADD231PS  Z27, Z25, Z10
+	VFMADD231PS  Z27, Z26, Z11
+	VBROADCASTSS (R10), Z27
+	VFMADD231PS  Z27, Z24, Z12
+	VFMADD231PS  Z27, Z25, Z13
+	VFMADD231PS  Z27, Z26, Z14
+	VBROADCASTSS (R10)(DI*1), Z27
+	VFMADD231PS  Z27, Z24, Z15
+	VFMADD231PS  Z27, Z25, Z16
+	VFMADD231PS  Z27, Z26, Z17
+	VBROADCASTSS (R10)(DI*2), Z27
+	VFMADD231PS  Z27, Z24, Z18
+	VFMADD231PS  Z27, Z25, Z19
+	VFMADD231PS  Z27, Z26, Z20
+	VBROADCASTSS (R10)(R9*1), Z27
+	VFMADD231PS  Z27, Z24, Z21
+	VFMADD231PS  Z27, Z25, Z22
+	VFMADD231PS  Z27, Z26, Z23
+	ADDQ         SI, DX
+	ADDQ         $0x04, BX
+	ADDQ         $0x04, R10
+	DECQ         R8
+	JNE          AVX512B_d3
+	MOVQ         ht+16(FP), DX
+	ADDQ         CX, DX
+	LEAQ         (SI)(SI*2), BX
+	LEAQ         (DX)(SI*4), DI
+	MOVQ         useEps+80(FP), R8
+	TESTQ        R8, R8
+	JE           AVX512B_plain3
+	VBROADCASTSS eps+88(FP), Z24
+	MOVL         $0x3f800000, R8
+	VMOVD        R8, X25
+	VBROADCASTSS X25, Z25
+	VMULPS       Z24, Z0, Z0
+	VADDPS       Z25, Z0, Z0
+	VMULPS       Z24, Z1, Z1
+	VADDPS       Z25, Z1, Z1
+	VMULPS       Z24, Z2, Z2
+	VADDPS       Z25, Z2, Z2
+	VMULPS       Z24, Z3, Z3
+	VADDPS       Z25, Z3, Z3
+	VMULPS       Z24, Z4, Z4
+	VADDPS       Z25, Z4, Z4
+	VMULPS       Z24, Z5, Z5
+	VADDPS       Z25, Z5, Z5
+	VMULPS       Z24, Z6, Z6
+	VADDPS       Z25, Z6, Z6
+	VMULPS       Z24, Z7, Z7
+	VADDPS       Z25, Z7, Z7
+	VMULPS       Z24, Z8, Z8
+	VADDPS       Z25, Z8, Z8
+	VMULPS       Z24, Z9, Z9
+	VADDPS       Z25, Z9, Z9
+	VMULPS       Z24, Z10, Z10
+	VADDPS       Z25, Z10, Z10
+	VMULPS       Z24, Z11, Z11
+	VADDPS       Z25, Z11, Z11
+	VMULPS       Z24, Z12, Z12
+	VADDPS       Z25, Z12, Z12
+	VMULPS       Z24, Z13, Z13
+	VADDPS       Z25, Z13, Z13
+	VMULPS       Z24, Z14, Z14
+	VADDPS       Z25, Z14, Z14
+	VMULPS       Z24, Z15, Z15
+	VADDPS       Z25, Z15, Z15
+	VMULPS       Z24, Z16, Z16
+	VADDPS       Z25, Z16, Z16
+	VMULPS       Z24, Z17, Z17
+	VADDPS       Z25, Z17, Z17
+	VMULPS       Z24, Z18, Z18
+	VADDPS       Z25, Z18, Z18
+	VMULPS       Z24, Z19, Z19
+	VADDPS       Z25, Z19, Z19
+	VMULPS       Z24, Z20, Z20
+	VADDPS       Z25, Z20, Z20
+	VMULPS       Z24, Z21, Z21
+	VADDPS       Z25, Z21, Z21
+	VMULPS       Z24, Z22, Z22
+	VADDPS       Z25, Z22, Z22
+	VMULPS       Z24, Z23, Z23
+	VADDPS       Z25, Z23, Z23
 
 AVX512B_plain3:
 	VMULPS  (DX), Z0, Z0
@@ -799,15 +620,40 @@ AVX512B_plain3:
 	VMOVUPS Z7, 64(DX)(SI*2)
 	VMULPS  128(DX)(SI*2), Z8, Z8
 	VMOVUPS Z8, 128(DX)(SI*2)
-	VMULPS  (DX)(CX*1), Z9, Z9
-	VMOVUPS Z9, (DX)(CX*1)
-	VMULPS  64(DX)(CX*1), Z10, Z10
-	VMOVUPS Z10, 64(DX)(CX*1)
-	VMULPS  128(DX)(CX*1), Z11, Z11
-	VMOVUPS Z11, 128(DX)(CX*1)
-	JMP     AVX512B_done
+	VMULPS  (DX)(BX*1), Z9, Z9
+	VMOVUPS Z9, (DX)(BX*1)
+	VMULPS  64(DX)(BX*1), Z10, Z10
+	VMOVUPS Z10, 64(DX)(BX*1)
+	VMULPS  128(DX)(BX*1), Z11, Z11
+	VMOVUPS Z11, 128(DX)(BX*1)
+	VMULPS  (DI), Z12, Z12
+	VMOVUPS Z12, (DI)
+	VMULPS  64(DI), Z13, Z13
+	VMOVUPS Z13, 64(DI)
+	VMULPS  128(DI), Z14, Z14
+	VMOVUPS Z14, 128(DI)
+	VMULPS  (DI)(SI*1), Z15, Z15
+	VMOVUPS Z15, (DI)(SI*1)
+	VMULPS  64(DI)(SI*1), Z16, Z16
+	VMOVUPS Z16, 64(DI)(SI*1)
+	VMULPS  128(DI)(SI*1), Z17, Z17
+	VMOVUPS Z17, 128(DI)(SI*1)
+	VMULPS  (DI)(SI*2), Z18, Z18
+	VMOVUPS Z18, (DI)(SI*2)
+	VMULPS  64(DI)(SI*2), Z19, Z19
+	VMOVUPS Z19, 64(DI)(SI*2)
+	VMULPS  128(DI)(SI*2), Z20, Z20
+	VMOVUPS Z20, 128(DI)(SI*2)
+	VMULPS  (DI)(BX*1), Z21, Z21
+	VMOVUPS Z21, (DI)(BX*1)
+	VMULPS  64(DI)(BX*1), Z22, Z22
+	VMOVUPS Z22, 64(DI)(BX*1)
+	VMULPS  128(DI)(BX*1), Z23, Z23
+	VMOVUPS Z23, 128(DI)(BX*1)
+	ADDQ    $0x000000c0, CX
+	JMP     AVX512B_loop
 
-AVX512B_tail2:
+AVX512B_block2:
 	MOVQ         wt+32(FP), DX
 	ADDQ         CX, DX
 	MOVQ         qt+8(FP), BX
@@ -815,61 +661,104 @@ AVX512B_tail2:
 	SHLQ         $0x02, SI
 	MOVQ         dp+64(FP), DI
 	SHLQ         $0x02, DI
-	LEAQ         (DI)(DI*2), R8
-	MOVQ         d+48(FP), R9
-	MOVL         $0x00000000, R10
-	VMOVD        R10, X0
-	VBROADCASTSS X0, Z7
-	VMOVAPS      Z7, Z0
-	VMOVAPS      Z7, Z1
-	VMOVAPS      Z7, Z2
-	VMOVAPS      Z7, Z3
-	VMOVAPS      Z7, Z4
-	VMOVAPS      Z7, Z5
-	VMOVAPS      Z7, Z6
-	VMOVAPS      Z7, Z7
+	MOVQ         d+48(FP), R8
+	LEAQ         (DI)(DI*2), R9
+	LEAQ         (BX)(DI*4), R10
+	MOVL         $0x00000000, R11
+	VMOVD        R11, X0
+	VBROADCASTSS X0, Z15
+	VMOVAPS      Z15, Z0
+	VMOVAPS      Z15, Z1
+	VMOVAPS      Z15, Z2
+	VMOVAPS      Z15, Z3
+	VMOVAPS      Z15, Z4
+	VMOVAPS      Z15, Z5
+	VMOVAPS      Z15, Z6
+	VMOVAPS      Z15, Z7
+	VMOVAPS      Z15, Z8
+	VMOVAPS      Z15, Z9
+	VMOVAPS      Z15, Z10
+	VMOVAPS      Z15, Z11
+	VMOVAPS      Z15, Z12
+	VMOVAPS      Z15, Z13
+	VMOVAPS      Z15, Z14
+	VMOVAPS      Z15, Z15
 
 AVX512B_d2:
-	VMOVUPS          (DX), Z8
-	VMOVUPS          64(DX), Z9
-	VFMADD231PS.BCST (BX), Z8, Z0
-	VFMADD231PS.BCST (BX), Z9, Z1
-	VFMADD231PS.BCST (BX)(DI*1), Z8, Z2
-	VFMADD231PS.BCST (BX)(DI*1), Z9, Z3
-	VFMADD231PS.BCST (BX)(DI*2), Z8, Z4
-	VFMADD231PS.BCST (BX)(DI*2), Z9, Z5
-	VFMADD231PS.BCST (BX)(R8*1), Z8, Z6
-	VFMADD231PS.BCST (BX)(R8*1), Z9, Z7
-	ADDQ             SI, DX
-	ADDQ             $0x04, BX
-	DECQ             R9
-	JNE              AVX512B_d2
-	MOVQ             ht+16(FP), DX
-	ADDQ             CX, DX
-	LEAQ             (SI)(SI*2), CX
-	MOVQ             useEps+80(FP), BX
-	TESTQ            BX, BX
-	JE               AVX512B_plain2
-	VBROADCASTSS     eps+88(FP), Z8
-	MOVL             $0x3f800000, BX
-	VMOVD            BX, X9
-	VBROADCASTSS     X9, Z9
-	VMULPS           Z8, Z0, Z0
-	VADDPS           Z9, Z0, Z0
-	VMULPS           Z8, Z1, Z1
-	VADDPS           Z9, Z1, Z1
-	VMULPS           Z8, Z2, Z2
-	VADDPS           Z9, Z2, Z2
-	VMULPS           Z8, Z3, Z3
-	VADDPS           Z9, Z3, Z3
-	VMULPS           Z8, Z4, Z4
-	VADDPS           Z9, Z4, Z4
-	VMULPS           Z8, Z5, Z5
-	VADDPS           Z9, Z5, Z5
-	VMULPS           Z8, Z6, Z6
-	VADDPS           Z9, Z6, Z6
-	VMULPS           Z8, Z7, Z7
-	VADDPS           Z9, Z7, Z7
+	VMOVUPS      (DX), Z16
+	VMOVUPS      64(DX), Z17
+	VBROADCASTSS (BX), Z18
+	VFMADD231PS  Z18, Z16, Z0
+	VFMADD231PS  Z18, Z17, Z1
+	VBROADCASTSS (BX)(DI*1), Z18
+	VFMADD231PS  Z18, Z16, Z2
+	VFMADD231PS  Z18, Z17, Z3
+	VBROADCASTSS (BX)(DI*2), Z18
+	VFMADD231PS  Z18, Z16, Z4
+	VFMADD231PS  Z18, Z17, Z5
+	VBROADCASTSS (BX)(R9*1), Z18
+	VFMADD231PS  Z18, Z16, Z6
+	VFMADD231PS  Z18, Z17, Z7
+	VBROADCASTSS (R10), Z18
+	VFMADD231PS  Z18, Z16, Z8
+	VFMADD231PS  Z18, Z17, Z9
+	VBROADCASTSS (R10)(DI*1), Z18
+	VFMADD231PS  Z18, Z16, Z10
+	VFMADD231PS  Z18, Z17, Z11
+	VBROADCASTSS (R10)(DI*2), Z18
+	VFMADD231PS  Z18, Z16, Z12
+	VFMADD231PS  Z18, Z17, Z13
+	VBROADCASTSS (R10)(R9*1), Z18
+	VFMADD231PS  Z18, Z16, Z14
+	VFMADD231PS  Z18, Z17, Z15
+	ADDQ         SI, DX
+	ADDQ         $0x04, BX
+	ADDQ         $0x04, R10
+	DECQ         R8
+	JNE          AVX512B_d2
+	MOVQ         ht+16(FP), DX
+	ADDQ         CX, DX
+	LEAQ         (SI)(SI*2), BX
+	LEAQ         (DX)(SI*4), DI
+	MOVQ         useEps+80(FP), R8
+	TESTQ        R8, R8
+	JE           AVX512B_plain2
+	VBROADCASTSS eps+88(FP), Z16
+	MOVL         $0x3f800000, R8
+	VMOVD        R8, X17
+	VBROADCASTSS X17, Z17
+	VMULPS       Z16, Z0, Z0
+	VADDPS       Z17, Z0, Z0
+	VMULPS       Z16, Z1, Z1
+	VADDPS       Z17, Z1, Z1
+	VMULPS       Z16, Z2, Z2
+	VADDPS       Z17, Z2, Z2
+	VMULPS       Z16, Z3, Z3
+	VADDPS       Z17, Z3, Z3
+	VMULPS       Z16, Z4, Z4
+	VADDPS       Z17, Z4, Z4
+	VMULPS       Z16, Z5, Z5
+	VADDPS       Z17, Z5, Z5
+	VMULPS       Z16, Z6, Z6
+	VADDPS       Z17, Z6, Z6
+	VMULPS       Z16, Z7, Z7
+	VADDPS       Z17, Z7, Z7
+	VMULPS       Z16, Z8, Z8
+	VADDPS       Z17, Z8, Z8
+	VMULPS       Z16, Z9, Z9
+	VADDPS       Z17, Z9, Z9
+	VMULPS       Z16, Z10, Z10
+	VADDPS       Z17, Z10, Z10
+	VMULPS       Z16, Z11, Z11
+	VADDPS       Z17, Z11, Z11
+	VMULPS       Z16, Z12, Z12
+	VADDPS       Z17, Z12, Z12
+	VMULPS       Z16, Z13, Z13
+	VADDPS       Z17, Z13, Z13
+	VMULPS       Z16, Z14, Z14
+	VADDPS       Z17, Z14, Z14
+	VMULPS       Z16, Z15, Z15
+	VADDPS       Z17, Z15, Z15
 
 AVX512B_plain2:
 	VMULPS  (DX), Z0, Z0
@@ -884,13 +773,30 @@ AVX512B_plain2:
 	VMOVUPS Z4, (DX)(SI*2)
 	VMULPS  64(DX)(SI*2), Z5, Z5
 	VMOVUPS Z5, 64(DX)(SI*2)
-	VMULPS  (DX)(CX*1), Z6, Z6
-	VMOVUPS Z6, (DX)(CX*1)
-	VMULPS  64(DX)(CX*1), Z7, Z7
-	VMOVUPS Z7, 64(DX)(CX*1)
-	JMP     AVX512B_done
+	VMULPS  (DX)(BX*1), Z6, Z6
+	VMOVUPS Z6, (DX)(BX*1)
+	VMULPS  64(DX)(BX*1), Z7, Z7
+	VMOVUPS Z7, 64(DX)(BX*1)
+	VMULPS  (DI), Z8, Z8
+	VMOVUPS Z8, (DI)
+	VMULPS  64(DI), Z9, Z9
+	VMOVUPS Z9, 64(DI)
+	VMULPS  (DI)(SI*1), Z10, Z10
+	VMOVUPS Z10, (DI)(SI*1)
+	VMULPS  64(DI)(SI*1), Z11, Z11
+	VMOVUPS Z11, 64(DI)(SI*1)
+	VMULPS  (DI)(SI*2), Z12, Z12
+	VMOVUPS Z12, (DI)(SI*2)
+	VMULPS  64(DI)(SI*2), Z13, Z13
+	VMOVUPS Z13, 64(DI)(SI*2)
+	VMULPS  (DI)(BX*1), Z14, Z14
+	VMOVUPS Z14, (DI)(BX*1)
+	VMULPS  64(DI)(BX*1), Z15, Z15
+	VMOVUPS Z15, 64(DI)(BX*1)
+	ADDQ    $0x00000080, CX
+	JMP     AVX512B_loop
 
-AVX512B_tail1:
+AVX512B_block1:
 	MOVQ         wt+32(FP), DX
 	ADDQ         CX, DX
 	MOVQ         qt+8(FP), BX
@@ -898,44 +804,71 @@ AVX512B_tail1:
 	SHLQ         $0x02, SI
 	MOVQ         dp+64(FP), DI
 	SHLQ         $0x02, DI
-	LEAQ         (DI)(DI*2), R8
-	MOVQ         d+48(FP), R9
-	MOVL         $0x00000000, R10
-	VMOVD        R10, X0
-	VBROADCASTSS X0, Z3
-	VMOVAPS      Z3, Z0
-	VMOVAPS      Z3, Z1
-	VMOVAPS      Z3, Z2
-	VMOVAPS      Z3, Z3
+	MOVQ         d+48(FP), R8
+	LEAQ         (DI)(DI*2), R9
+	LEAQ         (BX)(DI*4), R10
+	MOVL         $0x00000000, R11
+	VMOVD        R11, X0
+	VBROADCASTSS X0, Z7
+	VMOVAPS      Z7, Z0
+	VMOVAPS      Z7, Z1
+	VMOVAPS      Z7, Z2
+	VMOVAPS      Z7, Z3
+	VMOVAPS      Z7, Z4
+	VMOVAPS      Z7, Z5
+	VMOVAPS      Z7, Z6
+	VMOVAPS      Z7, Z7
 
 AVX512B_d1:
-	VMOVUPS          (DX), Z4
-	VFMADD231PS.BCST (BX), Z4, Z0
-	VFMADD231PS.BCST (BX)(DI*1), Z4, Z1
-	VFMADD231PS.BCST (BX)(DI*2), Z4, Z2
-	VFMADD231PS.BCST (BX)(R8*1), Z4, Z3
-	ADDQ             SI, DX
-	ADDQ             $0x04, BX
-	DECQ             R9
-	JNE              AVX512B_d1
-	MOVQ             ht+16(FP), DX
-	ADDQ             CX, DX
-	LEAQ             (SI)(SI*2), CX
-	MOVQ             useEps+80(FP), BX
-	TESTQ            BX, BX
-	JE               AVX512B_plain1
-	VBROADCASTSS     eps+88(FP), Z4
-	MOVL             $0x3f800000, BX
-	VMOVD            BX, X5
-	VBROADCASTSS     X5, Z5
-	VMULPS           Z4, Z0, Z0
-	VADDPS           Z5, Z0, Z0
-	VMULPS           Z4, Z1, Z1
-	VADDPS           Z5, Z1, Z1
-	VMULPS           Z4, Z2, Z2
-	VADDPS           Z5, Z2, Z2
-	VMULPS           Z4, Z3, Z3
-	VADDPS           Z5, Z3, Z3
+	VMOVUPS      (DX), Z8
+	VBROADCASTSS (BX), Z9
+	VFMADD231PS  Z9, Z8, Z0
+	VBROADCASTSS (BX)(DI*1), Z9
+	VFMADD231PS  Z9, Z8, Z1
+	VBROADCASTSS (BX)(DI*2), Z9
+	VFMADD231PS  Z9, Z8, Z2
+	VBROADCASTSS (BX)(R9*1), Z9
+	VFMADD231PS  Z9, Z8, Z3
+	VBROADCASTSS (R10), Z9
+	VFMADD231PS  Z9, Z8, Z4
+	VBROADCASTSS (R10)(DI*1), Z9
+	VFMADD231PS  Z9, Z8, Z5
+	VBROADCASTSS (R10)(DI*2), Z9
+	VFMADD231PS  Z9, Z8, Z6
+	VBROADCASTSS (R10)(R9*1), Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         SI, DX
+	ADDQ         $0x04, BX
+	ADDQ         $0x04, R10
+	DECQ         R8
+	JNE          AVX512B_d1
+	MOVQ         ht+16(FP), DX
+	ADDQ         CX, DX
+	LEAQ         (SI)(SI*2), BX
+	LEAQ         (DX)(SI*4), DI
+	MOVQ         useEps+80(FP), R8
+	TESTQ        R8, R8
+	JE           AVX512B_plain1
+	VBROADCASTSS eps+88(FP), Z8
+	MOVL         $0x3f800000, R8
+	VMOVD        R8, X9
+	VBROADCASTSS X9, Z9
+	VMULPS       Z8, Z0, Z0
+	VADDPS       Z9, Z0, Z0
+	VMULPS       Z8, Z1, Z1
+	VADDPS       Z9, Z1, Z1
+	VMULPS       Z8, Z2, Z2
+	VADDPS       Z9, Z2, Z2
+	VMULPS       Z8, Z3, Z3
+	VADDPS       Z9, Z3, Z3
+	VMULPS       Z8, Z4, Z4
+	VADDPS       Z9, Z4, Z4
+	VMULPS       Z8, Z5, Z5
+	VADDPS       Z9, Z5, Z5
+	VMULPS       Z8, Z6, Z6
+	VADDPS       Z9, Z6, Z6
+	VMULPS       Z8, Z7, Z7
+	VADDPS       Z9, Z7, Z7
 
 AVX512B_plain1:
 	VMULPS  (DX), Z0, Z0
@@ -944,8 +877,18 @@ AVX512B_plain1:
 	VMOVUPS Z1, (DX)(SI*1)
 	VMULPS  (DX)(SI*2), Z2, Z2
 	VMOVUPS Z2, (DX)(SI*2)
-	VMULPS  (DX)(CX*1), Z3, Z3
-	VMOVUPS Z3, (DX)(CX*1)
+	VMULPS  (DX)(BX*1), Z3, Z3
+	VMOVUPS Z3, (DX)(BX*1)
+	VMULPS  (DI), Z4, Z4
+	VMOVUPS Z4, (DI)
+	VMULPS  (DI)(SI*1), Z5, Z5
+	VMOVUPS Z5, (DI)(SI*1)
+	VMULPS  (DI)(SI*2), Z6, Z6
+	VMOVUPS Z6, (DI)(SI*2)
+	VMULPS  (DI)(BX*1), Z7, Z7
+	VMOVUPS Z7, (DI)(BX*1)
+	ADDQ    $0x00000040, CX
+	JMP     AVX512B_loop
 
 AVX512B_done:
 	MOVQ         ht+16(FP), CX
@@ -1084,12 +1027,152 @@ AVX512C_sum3:
 	MOVQ          $0x00000000, BX
 
 AVX512C_div3:
+	VMOVUPS      (CX)(BX*1), Z1
+	VDIVPS       Z0, Z1, Z1
+	VMOVUPS      Z1, (CX)(BX*1)
+	ADDQ         $0x00000040, BX
+	CMPQ         BX, DX
+	JL           AVX512C_div3
+	ADDQ         DX, CX
+	MOVL         $0x00000000, BX
+	VMOVD        BX, X0
+	VBROADCASTSS X0, Z0
+	VMOVAPS      Z0, Z0
+	MOVQ         $0x00000000, BX
+
+AVX512C_sum4:
+	VADDPS        (CX)(BX*1), Z0, Z0
+	ADDQ          $0x00000040, BX
+	CMPQ          BX, DX
+	JL            AVX512C_sum4
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VEXTRACTF64X4 $0x00, Z0, Y0
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF128  $0x01, Y1, X0
+	VEXTRACTF128  $0x00, Y1, X1
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	MOVL          $0x1fec1e4a, BX
+	VMOVD         BX, X0
+	VADDSS        X0, X1, X1
+	VBROADCASTSS  X1, Z0
+	MOVQ          $0x00000000, BX
+
+AVX512C_div4:
+	VMOVUPS      (CX)(BX*1), Z1
+	VDIVPS       Z0, Z1, Z1
+	VMOVUPS      Z1, (CX)(BX*1)
+	ADDQ         $0x00000040, BX
+	CMPQ         BX, DX
+	JL           AVX512C_div4
+	ADDQ         DX, CX
+	MOVL         $0x00000000, BX
+	VMOVD        BX, X0
+	VBROADCASTSS X0, Z0
+	VMOVAPS      Z0, Z0
+	MOVQ         $0x00000000, BX
+
+AVX512C_sum5:
+	VADDPS        (CX)(BX*1), Z0, Z0
+	ADDQ          $0x00000040, BX
+	CMPQ          BX, DX
+	JL            AVX512C_sum5
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VEXTRACTF64X4 $0x00, Z0, Y0
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF128  $0x01, Y1, X0
+	VEXTRACTF128  $0x00, Y1, X1
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	MOVL          $0x1fec1e4a, BX
+	VMOVD         BX, X0
+	VADDSS        X0, X1, X1
+	VBROADCASTSS  X1, Z0
+	MOVQ          $0x00000000, BX
+
+AVX512C_div5:
+	VMOVUPS      (CX)(BX*1), Z1
+	VDIVPS       Z0, Z1, Z1
+	VMOVUPS      Z1, (CX)(BX*1)
+	ADDQ         $0x00000040, BX
+	CMPQ         BX, DX
+	JL           AVX512C_div5
+	ADDQ         DX, CX
+	MOVL         $0x00000000, BX
+	VMOVD        BX, X0
+	VBROADCASTSS X0, Z0
+	VMOVAPS      Z0, Z0
+	MOVQ         $0x00000000, BX
+
+AVX512C_sum6:
+	VADDPS        (CX)(BX*1), Z0, Z0
+	ADDQ          $0x00000040, BX
+	CMPQ          BX, DX
+	JL            AVX512C_sum6
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VEXTRACTF64X4 $0x00, Z0, Y0
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF128  $0x01, Y1, X0
+	VEXTRACTF128  $0x00, Y1, X1
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	MOVL          $0x1fec1e4a, BX
+	VMOVD         BX, X0
+	VADDSS        X0, X1, X1
+	VBROADCASTSS  X1, Z0
+	MOVQ          $0x00000000, BX
+
+AVX512C_div6:
+	VMOVUPS      (CX)(BX*1), Z1
+	VDIVPS       Z0, Z1, Z1
+	VMOVUPS      Z1, (CX)(BX*1)
+	ADDQ         $0x00000040, BX
+	CMPQ         BX, DX
+	JL           AVX512C_div6
+	ADDQ         DX, CX
+	MOVL         $0x00000000, BX
+	VMOVD        BX, X0
+	VBROADCASTSS X0, Z0
+	VMOVAPS      Z0, Z0
+	MOVQ         $0x00000000, BX
+
+AVX512C_sum7:
+	VADDPS        (CX)(BX*1), Z0, Z0
+	ADDQ          $0x00000040, BX
+	CMPQ          BX, DX
+	JL            AVX512C_sum7
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VEXTRACTF64X4 $0x00, Z0, Y0
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF128  $0x01, Y1, X0
+	VEXTRACTF128  $0x00, Y1, X1
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	MOVL          $0x1fec1e4a, BX
+	VMOVD         BX, X0
+	VADDSS        X0, X1, X1
+	VBROADCASTSS  X1, Z0
+	MOVQ          $0x00000000, BX
+
+AVX512C_div7:
 	VMOVUPS (CX)(BX*1), Z1
 	VDIVPS  Z0, Z1, Z1
 	VMOVUPS Z1, (CX)(BX*1)
 	ADDQ    $0x00000040, BX
 	CMPQ    BX, DX
-	JL      AVX512C_div3
+	JL      AVX512C_div7
 	ADDQ    DX, CX
 	DECQ    AX
 	JNE     AVX512iter
@@ -1105,20 +1188,28 @@ AVX2iter:
 	MOVQ $0x00000000, CX
 
 AVX2A_loop:
-	MOVQ         dp+64(FP), DX
-	SHLQ         $0x02, DX
-	SUBQ         CX, DX
-	CMPQ         DX, $0x00000060
-	JL           AVX2A_tail
+	MOVQ dp+64(FP), DX
+	SHLQ $0x02, DX
+	SUBQ CX, DX
+	JE   AVX2A_done
+	CMPQ DX, $0x00000080
+	JE   AVX2A_block2
+	CMPQ DX, $0x00000060
+	JAE  AVX2A_block3
+	CMPQ DX, $0x00000040
+	JE   AVX2A_block2
+	JMP  AVX2A_block1
+
+AVX2A_block3:
 	MOVQ         wp+24(FP), DX
 	ADDQ         CX, DX
 	MOVQ         ht+16(FP), BX
 	MOVQ         kp+56(FP), SI
 	SHLQ         $0x02, SI
-	LEAQ         (SI)(SI*2), DI
-	MOVQ         dp+64(FP), R8
-	SHLQ         $0x02, R8
-	MOVQ         k+40(FP), R9
+	MOVQ         dp+64(FP), DI
+	SHLQ         $0x02, DI
+	MOVQ         k+40(FP), R8
+	LEAQ         (SI)(SI*2), R9
 	MOVL         $0x00000000, R10
 	VMOVD        R10, X0
 	VBROADCASTSS X0, Y11
@@ -1151,13 +1242,13 @@ AVX2A_k3:
 	VFMADD231PS  Y15, Y12, Y6
 	VFMADD231PS  Y15, Y13, Y7
 	VFMADD231PS  Y15, Y14, Y8
-	VBROADCASTSS (BX)(DI*1), Y15
+	VBROADCASTSS (BX)(R9*1), Y15
 	VFMADD231PS  Y15, Y12, Y9
 	VFMADD231PS  Y15, Y13, Y10
 	VFMADD231PS  Y15, Y14, Y11
-	ADDQ         R8, DX
+	ADDQ         DI, DX
 	ADDQ         $0x04, BX
-	DECQ         R9
+	DECQ         R8
 	JNE          AVX2A_k3
 	MOVL         $0x1e3ce508, DX
 	VMOVD        DX, X12
@@ -1166,7 +1257,7 @@ AVX2A_k3:
 	ADDQ         CX, DX
 	MOVQ         qt+8(FP), BX
 	ADDQ         CX, BX
-	LEAQ         (R8)(R8*2), SI
+	LEAQ         (DI)(DI*2), SI
 	VADDPS       Y12, Y0, Y0
 	VMOVUPS      (DX), Y13
 	VDIVPS       Y0, Y13, Y13
@@ -1180,29 +1271,29 @@ AVX2A_k3:
 	VDIVPS       Y2, Y0, Y0
 	VMOVUPS      Y0, 64(BX)
 	VADDPS       Y12, Y3, Y3
-	VMOVUPS      (DX)(R8*1), Y0
+	VMOVUPS      (DX)(DI*1), Y0
 	VDIVPS       Y3, Y0, Y0
-	VMOVUPS      Y0, (BX)(R8*1)
+	VMOVUPS      Y0, (BX)(DI*1)
 	VADDPS       Y12, Y4, Y4
-	VMOVUPS      32(DX)(R8*1), Y0
+	VMOVUPS      32(DX)(DI*1), Y0
 	VDIVPS       Y4, Y0, Y0
-	VMOVUPS      Y0, 32(BX)(R8*1)
+	VMOVUPS      Y0, 32(BX)(DI*1)
 	VADDPS       Y12, Y5, Y5
-	VMOVUPS      64(DX)(R8*1), Y0
+	VMOVUPS      64(DX)(DI*1), Y0
 	VDIVPS       Y5, Y0, Y0
-	VMOVUPS      Y0, 64(BX)(R8*1)
+	VMOVUPS      Y0, 64(BX)(DI*1)
 	VADDPS       Y12, Y6, Y6
-	VMOVUPS      (DX)(R8*2), Y0
+	VMOVUPS      (DX)(DI*2), Y0
 	VDIVPS       Y6, Y0, Y0
-	VMOVUPS      Y0, (BX)(R8*2)
+	VMOVUPS      Y0, (BX)(DI*2)
 	VADDPS       Y12, Y7, Y7
-	VMOVUPS      32(DX)(R8*2), Y0
+	VMOVUPS      32(DX)(DI*2), Y0
 	VDIVPS       Y7, Y0, Y0
-	VMOVUPS      Y0, 32(BX)(R8*2)
+	VMOVUPS      Y0, 32(BX)(DI*2)
 	VADDPS       Y12, Y8, Y8
-	VMOVUPS      64(DX)(R8*2), Y0
+	VMOVUPS      64(DX)(DI*2), Y0
 	VDIVPS       Y8, Y0, Y0
-	VMOVUPS      Y0, 64(BX)(R8*2)
+	VMOVUPS      Y0, 64(BX)(DI*2)
 	VADDPS       Y12, Y9, Y9
 	VMOVUPS      (DX)(SI*1), Y0
 	VDIVPS       Y9, Y0, Y0
@@ -1218,23 +1309,16 @@ AVX2A_k3:
 	ADDQ         $0x00000060, CX
 	JMP          AVX2A_loop
 
-AVX2A_tail:
-	CMPQ DX, $0x00000040
-	JE   AVX2A_tail2
-	CMPQ DX, $0x00000020
-	JE   AVX2A_tail1
-	JMP  AVX2A_done
-
-AVX2A_tail2:
+AVX2A_block2:
 	MOVQ         wp+24(FP), DX
 	ADDQ         CX, DX
 	MOVQ         ht+16(FP), BX
 	MOVQ         kp+56(FP), SI
 	SHLQ         $0x02, SI
-	LEAQ         (SI)(SI*2), DI
-	MOVQ         dp+64(FP), R8
-	SHLQ         $0x02, R8
-	MOVQ         k+40(FP), R9
+	MOVQ         dp+64(FP), DI
+	SHLQ         $0x02, DI
+	MOVQ         k+40(FP), R8
+	LEAQ         (SI)(SI*2), R9
 	MOVL         $0x00000000, R10
 	VMOVD        R10, X0
 	VBROADCASTSS X0, Y7
@@ -1259,12 +1343,12 @@ AVX2A_k2:
 	VBROADCASTSS (BX)(SI*2), Y10
 	VFMADD231PS  Y10, Y8, Y4
 	VFMADD231PS  Y10, Y9, Y5
-	VBROADCASTSS (BX)(DI*1), Y10
+	VBROADCASTSS (BX)(R9*1), Y10
 	VFMADD231PS  Y10, Y8, Y6
 	VFMADD231PS  Y10, Y9, Y7
-	ADDQ         R8, DX
+	ADDQ         DI, DX
 	ADDQ         $0x04, BX
-	DECQ         R9
+	DECQ         R8
 	JNE          AVX2A_k2
 	MOVL         $0x1e3ce508, DX
 	VMOVD        DX, X8
@@ -1273,7 +1357,7 @@ AVX2A_k2:
 	ADDQ         CX, DX
 	MOVQ         qt+8(FP), BX
 	ADDQ         CX, BX
-	LEAQ         (R8)(R8*2), CX
+	LEAQ         (DI)(DI*2), SI
 	VADDPS       Y8, Y0, Y0
 	VMOVUPS      (DX), Y9
 	VDIVPS       Y0, Y9, Y9
@@ -1283,41 +1367,42 @@ AVX2A_k2:
 	VDIVPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(BX)
 	VADDPS       Y8, Y2, Y2
-	VMOVUPS      (DX)(R8*1), Y0
+	VMOVUPS      (DX)(DI*1), Y0
 	VDIVPS       Y2, Y0, Y0
-	VMOVUPS      Y0, (BX)(R8*1)
+	VMOVUPS      Y0, (BX)(DI*1)
 	VADDPS       Y8, Y3, Y3
-	VMOVUPS      32(DX)(R8*1), Y0
+	VMOVUPS      32(DX)(DI*1), Y0
 	VDIVPS       Y3, Y0, Y0
-	VMOVUPS      Y0, 32(BX)(R8*1)
+	VMOVUPS      Y0, 32(BX)(DI*1)
 	VADDPS       Y8, Y4, Y4
-	VMOVUPS      (DX)(R8*2), Y0
+	VMOVUPS      (DX)(DI*2), Y0
 	VDIVPS       Y4, Y0, Y0
-	VMOVUPS      Y0, (BX)(R8*2)
+	VMOVUPS      Y0, (BX)(DI*2)
 	VADDPS       Y8, Y5, Y5
-	VMOVUPS      32(DX)(R8*2), Y0
+	VMOVUPS      32(DX)(DI*2), Y0
 	VDIVPS       Y5, Y0, Y0
-	VMOVUPS      Y0, 32(BX)(R8*2)
+	VMOVUPS      Y0, 32(BX)(DI*2)
 	VADDPS       Y8, Y6, Y6
-	VMOVUPS      (DX)(CX*1), Y0
+	VMOVUPS      (DX)(SI*1), Y0
 	VDIVPS       Y6, Y0, Y0
-	VMOVUPS      Y0, (BX)(CX*1)
+	VMOVUPS      Y0, (BX)(SI*1)
 	VADDPS       Y8, Y7, Y7
-	VMOVUPS      32(DX)(CX*1), Y0
+	VMOVUPS      32(DX)(SI*1), Y0
 	VDIVPS       Y7, Y0, Y0
-	VMOVUPS      Y0, 32(BX)(CX*1)
-	JMP          AVX2A_done
+	VMOVUPS      Y0, 32(BX)(SI*1)
+	ADDQ         $0x00000040, CX
+	JMP          AVX2A_loop
 
-AVX2A_tail1:
+AVX2A_block1:
 	MOVQ         wp+24(FP), DX
 	ADDQ         CX, DX
 	MOVQ         ht+16(FP), BX
 	MOVQ         kp+56(FP), SI
 	SHLQ         $0x02, SI
-	LEAQ         (SI)(SI*2), DI
-	MOVQ         dp+64(FP), R8
-	SHLQ         $0x02, R8
-	MOVQ         k+40(FP), R9
+	MOVQ         dp+64(FP), DI
+	SHLQ         $0x02, DI
+	MOVQ         k+40(FP), R8
+	LEAQ         (SI)(SI*2), R9
 	MOVL         $0x00000000, R10
 	VMOVD        R10, X0
 	VBROADCASTSS X0, Y3
@@ -1334,11 +1419,11 @@ AVX2A_k1:
 	VFMADD231PS  Y5, Y4, Y1
 	VBROADCASTSS (BX)(SI*2), Y5
 	VFMADD231PS  Y5, Y4, Y2
-	VBROADCASTSS (BX)(DI*1), Y5
+	VBROADCASTSS (BX)(R9*1), Y5
 	VFMADD231PS  Y5, Y4, Y3
-	ADDQ         R8, DX
+	ADDQ         DI, DX
 	ADDQ         $0x04, BX
-	DECQ         R9
+	DECQ         R8
 	JNE          AVX2A_k1
 	MOVL         $0x1e3ce508, DX
 	VMOVD        DX, X4
@@ -1347,33 +1432,39 @@ AVX2A_k1:
 	ADDQ         CX, DX
 	MOVQ         qt+8(FP), BX
 	ADDQ         CX, BX
-	LEAQ         (R8)(R8*2), CX
+	LEAQ         (DI)(DI*2), SI
 	VADDPS       Y4, Y0, Y0
 	VMOVUPS      (DX), Y5
 	VDIVPS       Y0, Y5, Y5
 	VMOVUPS      Y5, (BX)
 	VADDPS       Y4, Y1, Y1
-	VMOVUPS      (DX)(R8*1), Y0
+	VMOVUPS      (DX)(DI*1), Y0
 	VDIVPS       Y1, Y0, Y0
-	VMOVUPS      Y0, (BX)(R8*1)
+	VMOVUPS      Y0, (BX)(DI*1)
 	VADDPS       Y4, Y2, Y2
-	VMOVUPS      (DX)(R8*2), Y0
+	VMOVUPS      (DX)(DI*2), Y0
 	VDIVPS       Y2, Y0, Y0
-	VMOVUPS      Y0, (BX)(R8*2)
+	VMOVUPS      Y0, (BX)(DI*2)
 	VADDPS       Y4, Y3, Y3
-	VMOVUPS      (DX)(CX*1), Y0
+	VMOVUPS      (DX)(SI*1), Y0
 	VDIVPS       Y3, Y0, Y0
-	VMOVUPS      Y0, (BX)(CX*1)
+	VMOVUPS      Y0, (BX)(SI*1)
+	ADDQ         $0x00000020, CX
+	JMP          AVX2A_loop
 
 AVX2A_done:
 	MOVQ $0x00000000, CX
 
 AVX2B_loop:
-	MOVQ         kp+56(FP), DX
-	SHLQ         $0x02, DX
-	SUBQ         CX, DX
-	CMPQ         DX, $0x00000040
-	JL           AVX2B_tail
+	MOVQ kp+56(FP), DX
+	SHLQ $0x02, DX
+	SUBQ CX, DX
+	JE   AVX2B_done
+	CMPQ DX, $0x00000040
+	JAE  AVX2B_block2
+	JMP  AVX2B_block1
+
+AVX2B_block2:
 	MOVQ         wt+32(FP), DX
 	ADDQ         CX, DX
 	MOVQ         qt+8(FP), BX
@@ -1381,8 +1472,8 @@ AVX2B_loop:
 	SHLQ         $0x02, SI
 	MOVQ         dp+64(FP), DI
 	SHLQ         $0x02, DI
-	LEAQ         (DI)(DI*2), R8
-	MOVQ         d+48(FP), R9
+	MOVQ         d+48(FP), R8
+	LEAQ         (DI)(DI*2), R9
 	MOVL         $0x00000000, R10
 	VMOVD        R10, X0
 	VBROADCASTSS X0, Y7
@@ -1407,12 +1498,12 @@ AVX2B_d2:
 	VBROADCASTSS (BX)(DI*2), Y10
 	VFMADD231PS  Y10, Y8, Y4
 	VFMADD231PS  Y10, Y9, Y5
-	VBROADCASTSS (BX)(R8*1), Y10
+	VBROADCASTSS (BX)(R9*1), Y10
 	VFMADD231PS  Y10, Y8, Y6
 	VFMADD231PS  Y10, Y9, Y7
 	ADDQ         SI, DX
 	ADDQ         $0x04, BX
-	DECQ         R9
+	DECQ         R8
 	JNE          AVX2B_d2
 	MOVQ         ht+16(FP), DX
 	ADDQ         CX, DX
@@ -1461,12 +1552,7 @@ AVX2B_plain2:
 	ADDQ    $0x00000040, CX
 	JMP     AVX2B_loop
 
-AVX2B_tail:
-	CMPQ DX, $0x00000020
-	JE   AVX2B_tail1
-	JMP  AVX2B_done
-
-AVX2B_tail1:
+AVX2B_block1:
 	MOVQ         wt+32(FP), DX
 	ADDQ         CX, DX
 	MOVQ         qt+8(FP), BX
@@ -1474,8 +1560,8 @@ AVX2B_tail1:
 	SHLQ         $0x02, SI
 	MOVQ         dp+64(FP), DI
 	SHLQ         $0x02, DI
-	LEAQ         (DI)(DI*2), R8
-	MOVQ         d+48(FP), R9
+	MOVQ         d+48(FP), R8
+	LEAQ         (DI)(DI*2), R9
 	MOVL         $0x00000000, R10
 	VMOVD        R10, X0
 	VBROADCASTSS X0, Y3
@@ -1492,21 +1578,21 @@ AVX2B_d1:
 	VFMADD231PS  Y5, Y4, Y1
 	VBROADCASTSS (BX)(DI*2), Y5
 	VFMADD231PS  Y5, Y4, Y2
-	VBROADCASTSS (BX)(R8*1), Y5
+	VBROADCASTSS (BX)(R9*1), Y5
 	VFMADD231PS  Y5, Y4, Y3
 	ADDQ         SI, DX
 	ADDQ         $0x04, BX
-	DECQ         R9
+	DECQ         R8
 	JNE          AVX2B_d1
 	MOVQ         ht+16(FP), DX
 	ADDQ         CX, DX
-	LEAQ         (SI)(SI*2), CX
-	MOVQ         useEps+80(FP), BX
-	TESTQ        BX, BX
+	LEAQ         (SI)(SI*2), BX
+	MOVQ         useEps+80(FP), DI
+	TESTQ        DI, DI
 	JE           AVX2B_plain1
 	VBROADCASTSS eps+88(FP), Y4
-	MOVL         $0x3f800000, BX
-	VMOVD        BX, X5
+	MOVL         $0x3f800000, DI
+	VMOVD        DI, X5
 	VBROADCASTSS X5, Y5
 	VMULPS       Y4, Y0, Y0
 	VADDPS       Y5, Y0, Y0
@@ -1524,8 +1610,10 @@ AVX2B_plain1:
 	VMOVUPS Y1, (DX)(SI*1)
 	VMULPS  (DX)(SI*2), Y2, Y2
 	VMOVUPS Y2, (DX)(SI*2)
-	VMULPS  (DX)(CX*1), Y3, Y3
-	VMOVUPS Y3, (DX)(CX*1)
+	VMULPS  (DX)(BX*1), Y3, Y3
+	VMOVUPS Y3, (DX)(BX*1)
+	ADDQ    $0x00000020, CX
+	JMP     AVX2B_loop
 
 AVX2B_done:
 	MOVQ         ht+16(FP), CX

@@ -4,7 +4,7 @@
 
 package kernels
 
-// nnmfTileAVX512 runs iters NNMF updates on a 4-row tile with AVX512.
+// nnmfTileAVX512 runs iters NNMF updates on a 8-row tile with AVX512.
 //
 //go:noescape
 func nnmfTileAVX512(xt *float32, qt *float32, ht *float32, wp *float32, wt *float32, k int, d int, kp int, dp int, iters int, useEps int, eps float32)
