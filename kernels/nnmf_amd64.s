@@ -446,6 +446,759 @@ AVX512A_k1:
 	JMP          AVX512A_loop
 
 AVX512A_done:
+	MOVQ kp+56(FP), CX
+	CMPQ CX, $0x00000030
+	JA   AVX512B_general
+	CMPQ CX, $0x00000010
+	JE   AVX512B_whole1
+	CMPQ CX, $0x00000020
+	JE   AVX512B_whole2
+	CMPQ CX, $0x00000030
+	JE   AVX512B_whole3
+	JMP  AVX512B_general
+
+AVX512B_whole1:
+	MOVQ         wt+32(FP), CX
+	MOVQ         qt+8(FP), DX
+	MOVQ         kp+56(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         dp+64(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         d+48(FP), DI
+	LEAQ         (SI)(SI*2), R8
+	LEAQ         (DX)(SI*4), R9
+	MOVL         $0x00000000, R10
+	VMOVD        R10, X0
+	VBROADCASTSS X0, Z7
+	VMOVAPS      Z7, Z0
+	VMOVAPS      Z7, Z1
+	VMOVAPS      Z7, Z2
+	VMOVAPS      Z7, Z3
+	VMOVAPS      Z7, Z4
+	VMOVAPS      Z7, Z5
+	VMOVAPS      Z7, Z6
+	VMOVAPS      Z7, Z7
+
+AVX512B_whole_d1:
+	VMOVUPS      (CX), Z8
+	VBROADCASTSS (DX), Z9
+	VFMADD231PS  Z9, Z8, Z0
+	VBROADCASTSS (DX)(SI*1), Z9
+	VFMADD231PS  Z9, Z8, Z1
+	VBROADCASTSS (DX)(SI*2), Z9
+	VFMADD231PS  Z9, Z8, Z2
+	VBROADCASTSS (DX)(R8*1), Z9
+	VFMADD231PS  Z9, Z8, Z3
+	VBROADCASTSS (R9), Z9
+	VFMADD231PS  Z9, Z8, Z4
+	VBROADCASTSS (R9)(SI*1), Z9
+	VFMADD231PS  Z9, Z8, Z5
+	VBROADCASTSS (R9)(SI*2), Z9
+	VFMADD231PS  Z9, Z8, Z6
+	VBROADCASTSS (R9)(R8*1), Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         BX, CX
+	ADDQ         $0x04, DX
+	ADDQ         $0x04, R9
+	DECQ         DI
+	JNE          AVX512B_whole_d1
+	MOVQ         ht+16(FP), CX
+	LEAQ         (BX)(BX*2), DX
+	LEAQ         (CX)(BX*4), SI
+	MOVQ         useEps+80(FP), DI
+	TESTQ        DI, DI
+	JE           AVX512B_whole_plain1
+	VBROADCASTSS eps+88(FP), Z8
+	MOVL         $0x3f800000, DI
+	VMOVD        DI, X9
+	VBROADCASTSS X9, Z9
+	VMULPS       Z8, Z0, Z0
+	VADDPS       Z9, Z0, Z0
+	VMULPS       Z8, Z1, Z1
+	VADDPS       Z9, Z1, Z1
+	VMULPS       Z8, Z2, Z2
+	VADDPS       Z9, Z2, Z2
+	VMULPS       Z8, Z3, Z3
+	VADDPS       Z9, Z3, Z3
+	VMULPS       Z8, Z4, Z4
+	VADDPS       Z9, Z4, Z4
+	VMULPS       Z8, Z5, Z5
+	VADDPS       Z9, Z5, Z5
+	VMULPS       Z8, Z6, Z6
+	VADDPS       Z9, Z6, Z6
+	VMULPS       Z8, Z7, Z7
+	VADDPS       Z9, Z7, Z7
+
+AVX512B_whole_plain1:
+	VMULPS       (CX), Z0, Z0
+	VMULPS       (CX)(BX*1), Z1, Z1
+	VMULPS       (CX)(BX*2), Z2, Z2
+	VMULPS       (CX)(DX*1), Z3, Z3
+	VMULPS       (SI), Z4, Z4
+	VMULPS       (SI)(BX*1), Z5, Z5
+	VMULPS       (SI)(BX*2), Z6, Z6
+	VMULPS       (SI)(DX*1), Z7, Z7
+	MOVL         $0x1fec1e4a, DI
+	VMOVD        DI, X8
+	VBROADCASTSS X8, Z8
+	VMOVAPS      Z0, Z9
+	VSHUFF32X4   $0x4e, Z9, Z9, Z10
+	VADDPS       Z10, Z9, Z9
+	VSHUFF32X4   $0xb1, Z9, Z9, Z10
+	VADDPS       Z10, Z9, Z9
+	VPERMILPS    $0x4e, Z9, Z10
+	VADDPS       Z10, Z9, Z9
+	VPERMILPS    $0xb1, Z9, Z10
+	VADDPS       Z10, Z9, Z9
+	VADDPS       Z8, Z9, Z9
+	VDIVPS       Z9, Z0, Z0
+	VMOVUPS      Z0, (CX)
+	VMOVAPS      Z1, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z9
+	VADDPS       Z9, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z9
+	VADDPS       Z9, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z9
+	VADDPS       Z9, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z9
+	VADDPS       Z9, Z0, Z0
+	VADDPS       Z8, Z0, Z0
+	VDIVPS       Z0, Z1, Z1
+	VMOVUPS      Z1, (CX)(BX*1)
+	VMOVAPS      Z2, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z8, Z0, Z0
+	VDIVPS       Z0, Z2, Z2
+	VMOVUPS      Z2, (CX)(BX*2)
+	VMOVAPS      Z3, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z8, Z0, Z0
+	VDIVPS       Z0, Z3, Z3
+	VMOVUPS      Z3, (CX)(DX*1)
+	VMOVAPS      Z4, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z8, Z0, Z0
+	VDIVPS       Z0, Z4, Z4
+	VMOVUPS      Z4, (SI)
+	VMOVAPS      Z5, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z8, Z0, Z0
+	VDIVPS       Z0, Z5, Z5
+	VMOVUPS      Z5, (SI)(BX*1)
+	VMOVAPS      Z6, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z8, Z0, Z0
+	VDIVPS       Z0, Z6, Z6
+	VMOVUPS      Z6, (SI)(BX*2)
+	VMOVAPS      Z7, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z8, Z0, Z0
+	VDIVPS       Z0, Z7, Z7
+	VMOVUPS      Z7, (SI)(DX*1)
+	JMP          AVX512next
+
+AVX512B_whole2:
+	MOVQ         wt+32(FP), CX
+	MOVQ         qt+8(FP), DX
+	MOVQ         kp+56(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         dp+64(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         d+48(FP), DI
+	LEAQ         (SI)(SI*2), R8
+	LEAQ         (DX)(SI*4), R9
+	MOVL         $0x00000000, R10
+	VMOVD        R10, X0
+	VBROADCASTSS X0, Z15
+	VMOVAPS      Z15, Z0
+	VMOVAPS      Z15, Z1
+	VMOVAPS      Z15, Z2
+	VMOVAPS      Z15, Z3
+	VMOVAPS      Z15, Z4
+	VMOVAPS      Z15, Z5
+	VMOVAPS      Z15, Z6
+	VMOVAPS      Z15, Z7
+	VMOVAPS      Z15, Z8
+	VMOVAPS      Z15, Z9
+	VMOVAPS      Z15, Z10
+	VMOVAPS      Z15, Z11
+	VMOVAPS      Z15, Z12
+	VMOVAPS      Z15, Z13
+	VMOVAPS      Z15, Z14
+	VMOVAPS      Z15, Z15
+
+AVX512B_whole_d2:
+	VMOVUPS      (CX), Z16
+	VMOVUPS      64(CX), Z17
+	VBROADCASTSS (DX), Z18
+	VFMADD231PS  Z18, Z16, Z0
+	VFMADD231PS  Z18, Z17, Z1
+	VBROADCASTSS (DX)(SI*1), Z18
+	VFMADD231PS  Z18, Z16, Z2
+	VFMADD231PS  Z18, Z17, Z3
+	VBROADCASTSS (DX)(SI*2), Z18
+	VFMADD231PS  Z18, Z16, Z4
+	VFMADD231PS  Z18, Z17, Z5
+	VBROADCASTSS (DX)(R8*1), Z18
+	VFMADD231PS  Z18, Z16, Z6
+	VFMADD231PS  Z18, Z17, Z7
+	VBROADCASTSS (R9), Z18
+	VFMADD231PS  Z18, Z16, Z8
+	VFMADD231PS  Z18, Z17, Z9
+	VBROADCASTSS (R9)(SI*1), Z18
+	VFMADD231PS  Z18, Z16, Z10
+	VFMADD231PS  Z18, Z17, Z11
+	VBROADCASTSS (R9)(SI*2), Z18
+	VFMADD231PS  Z18, Z16, Z12
+	VFMADD231PS  Z18, Z17, Z13
+	VBROADCASTSS (R9)(R8*1), Z18
+	VFMADD231PS  Z18, Z16, Z14
+	VFMADD231PS  Z18, Z17, Z15
+	ADDQ         BX, CX
+	ADDQ         $0x04, DX
+	ADDQ         $0x04, R9
+	DECQ         DI
+	JNE          AVX512B_whole_d2
+	MOVQ         ht+16(FP), CX
+	LEAQ         (BX)(BX*2), DX
+	LEAQ         (CX)(BX*4), SI
+	MOVQ         useEps+80(FP), DI
+	TESTQ        DI, DI
+	JE           AVX512B_whole_plain2
+	VBROADCASTSS eps+88(FP), Z16
+	MOVL         $0x3f800000, DI
+	VMOVD        DI, X17
+	VBROADCASTSS X17, Z17
+	VMULPS       Z16, Z0, Z0
+	VADDPS       Z17, Z0, Z0
+	VMULPS       Z16, Z1, Z1
+	VADDPS       Z17, Z1, Z1
+	VMULPS       Z16, Z2, Z2
+	VADDPS       Z17, Z2, Z2
+	VMULPS       Z16, Z3, Z3
+	VADDPS       Z17, Z3, Z3
+	VMULPS       Z16, Z4, Z4
+	VADDPS       Z17, Z4, Z4
+	VMULPS       Z16, Z5, Z5
+	VADDPS       Z17, Z5, Z5
+	VMULPS       Z16, Z6, Z6
+	VADDPS       Z17, Z6, Z6
+	VMULPS       Z16, Z7, Z7
+	VADDPS       Z17, Z7, Z7
+	VMULPS       Z16, Z8, Z8
+	VADDPS       Z17, Z8, Z8
+	VMULPS       Z16, Z9, Z9
+	VADDPS       Z17, Z9, Z9
+	VMULPS       Z16, Z10, Z10
+	VADDPS       Z17, Z10, Z10
+	VMULPS       Z16, Z11, Z11
+	VADDPS       Z17, Z11, Z11
+	VMULPS       Z16, Z12, Z12
+	VADDPS       Z17, Z12, Z12
+	VMULPS       Z16, Z13, Z13
+	VADDPS       Z17, Z13, Z13
+	VMULPS       Z16, Z14, Z14
+	VADDPS       Z17, Z14, Z14
+	VMULPS       Z16, Z15, Z15
+	VADDPS       Z17, Z15, Z15
+
+AVX512B_whole_plain2:
+	VMULPS       (CX), Z0, Z0
+	VMULPS       64(CX), Z1, Z1
+	VMULPS       (CX)(BX*1), Z2, Z2
+	VMULPS       64(CX)(BX*1), Z3, Z3
+	VMULPS       (CX)(BX*2), Z4, Z4
+	VMULPS       64(CX)(BX*2), Z5, Z5
+	VMULPS       (CX)(DX*1), Z6, Z6
+	VMULPS       64(CX)(DX*1), Z7, Z7
+	VMULPS       (SI), Z8, Z8
+	VMULPS       64(SI), Z9, Z9
+	VMULPS       (SI)(BX*1), Z10, Z10
+	VMULPS       64(SI)(BX*1), Z11, Z11
+	VMULPS       (SI)(BX*2), Z12, Z12
+	VMULPS       64(SI)(BX*2), Z13, Z13
+	VMULPS       (SI)(DX*1), Z14, Z14
+	VMULPS       64(SI)(DX*1), Z15, Z15
+	MOVL         $0x1fec1e4a, DI
+	VMOVD        DI, X16
+	VBROADCASTSS X16, Z16
+	VMOVAPS      Z0, Z17
+	VADDPS       Z1, Z17, Z17
+	VSHUFF32X4   $0x4e, Z17, Z17, Z18
+	VADDPS       Z18, Z17, Z17
+	VSHUFF32X4   $0xb1, Z17, Z17, Z18
+	VADDPS       Z18, Z17, Z17
+	VPERMILPS    $0x4e, Z17, Z18
+	VADDPS       Z18, Z17, Z17
+	VPERMILPS    $0xb1, Z17, Z18
+	VADDPS       Z18, Z17, Z17
+	VADDPS       Z16, Z17, Z17
+	VDIVPS       Z17, Z0, Z0
+	VMOVUPS      Z0, (CX)
+	VDIVPS       Z17, Z1, Z1
+	VMOVUPS      Z1, 64(CX)
+	VMOVAPS      Z2, Z0
+	VADDPS       Z3, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z16, Z0, Z0
+	VDIVPS       Z0, Z2, Z2
+	VMOVUPS      Z2, (CX)(BX*1)
+	VDIVPS       Z0, Z3, Z3
+	VMOVUPS      Z3, 64(CX)(BX*1)
+	VMOVAPS      Z4, Z0
+	VADDPS       Z5, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z16, Z0, Z0
+	VDIVPS       Z0, Z4, Z4
+	VMOVUPS      Z4, (CX)(BX*2)
+	VDIVPS       Z0, Z5, Z5
+	VMOVUPS      Z5, 64(CX)(BX*2)
+	VMOVAPS      Z6, Z0
+	VADDPS       Z7, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z16, Z0, Z0
+	VDIVPS       Z0, Z6, Z6
+	VMOVUPS      Z6, (CX)(DX*1)
+	VDIVPS       Z0, Z7, Z7
+	VMOVUPS      Z7, 64(CX)(DX*1)
+	VMOVAPS      Z8, Z0
+	VADDPS       Z9, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z16, Z0, Z0
+	VDIVPS       Z0, Z8, Z8
+	VMOVUPS      Z8, (SI)
+	VDIVPS       Z0, Z9, Z9
+	VMOVUPS      Z9, 64(SI)
+	VMOVAPS      Z10, Z0
+	VADDPS       Z11, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z16, Z0, Z0
+	VDIVPS       Z0, Z10, Z10
+	VMOVUPS      Z10, (SI)(BX*1)
+	VDIVPS       Z0, Z11, Z11
+	VMOVUPS      Z11, 64(SI)(BX*1)
+	VMOVAPS      Z12, Z0
+	VADDPS       Z13, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z16, Z0, Z0
+	VDIVPS       Z0, Z12, Z12
+	VMOVUPS      Z12, (SI)(BX*2)
+	VDIVPS       Z0, Z13, Z13
+	VMOVUPS      Z13, 64(SI)(BX*2)
+	VMOVAPS      Z14, Z0
+	VADDPS       Z15, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z16, Z0, Z0
+	VDIVPS       Z0, Z14, Z14
+	VMOVUPS      Z14, (SI)(DX*1)
+	VDIVPS       Z0, Z15, Z15
+	VMOVUPS      Z15, 64(SI)(DX*1)
+	JMP          AVX512next
+
+AVX512B_whole3:
+	MOVQ         wt+32(FP), CX
+	MOVQ         qt+8(FP), DX
+	MOVQ         kp+56(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         dp+64(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         d+48(FP), DI
+	LEAQ         (SI)(SI*2), R8
+	LEAQ         (DX)(SI*4), R9
+	MOVL         $0x00000000, R10
+	VMOVD        R10, X0
+	VBROADCASTSS X0, Z23
+	VMOVAPS      Z23, Z0
+	VMOVAPS      Z23, Z1
+	VMOVAPS      Z23, Z2
+	VMOVAPS      Z23, Z3
+	VMOVAPS      Z23, Z4
+	VMOVAPS      Z23, Z5
+	VMOVAPS      Z23, Z6
+	VMOVAPS      Z23, Z7
+	VMOVAPS      Z23, Z8
+	VMOVAPS      Z23, Z9
+	VMOVAPS      Z23, Z10
+	VMOVAPS      Z23, Z11
+	VMOVAPS      Z23, Z12
+	VMOVAPS      Z23, Z13
+	VMOVAPS      Z23, Z14
+	VMOVAPS      Z23, Z15
+	VMOVAPS      Z23, Z16
+	VMOVAPS      Z23, Z17
+	VMOVAPS      Z23, Z18
+	VMOVAPS      Z23, Z19
+	VMOVAPS      Z23, Z20
+	VMOVAPS      Z23, Z21
+	VMOVAPS      Z23, Z22
+	VMOVAPS      Z23, Z23
+
+AVX512B_whole_d3:
+	VMOVUPS      (CX), Z24
+	VMOVUPS      64(CX), Z25
+	VMOVUPS      128(CX), Z26
+	VBROADCASTSS (DX), Z27
+	VFMADD231PS  Z27, Z24, Z0
+	VFMADD231PS  Z27, Z25, Z1
+	VFMADD231PS  Z27, Z26, Z2
+	VBROADCASTSS (DX)(SI*1), Z27
+	VFMADD231PS  Z27, Z24, Z3
+	VFMADD231PS  Z27, Z25, Z4
+	VFMADD231PS  Z27, Z26, Z5
+	VBROADCASTSS (DX)(SI*2), Z27
+	VFMADD231PS  Z27, Z24, Z6
+	VFMADD231PS  Z27, Z25, Z7
+	VFMADD231PS  Z27, Z26, Z8
+	VBROADCASTSS (DX)(R8*1), Z27
+	VFMADD231PS  Z27, Z24, Z9
+	VFMADD231PS  Z27, Z25, Z10
+	VFMADD231PS  Z27, Z26, Z11
+	VBROADCASTSS (R9), Z27
+	VFMADD231PS  Z27, Z24, Z12
+	VFMADD231PS  Z27, Z25, Z13
+	VFMADD231PS  Z27, Z26, Z14
+	VBROADCASTSS (R9)(SI*1), Z27
+	VFMADD231PS  Z27, Z24, Z15
+	VFMADD231PS  Z27, Z25, Z16
+	VFMADD231PS  Z27, Z26, Z17
+	VBROADCASTSS (R9)(SI*2), Z27
+	VFMADD231PS  Z27, Z24, Z18
+	VFMADD231PS  Z27, Z25, Z19
+	VFMADD231PS  Z27, Z26, Z20
+	VBROADCASTSS (R9)(R8*1), Z27
+	VFMADD231PS  Z27, Z24, Z21
+	VFMADD231PS  Z27, Z25, Z22
+	VFMADD231PS  Z27, Z26, Z23
+	ADDQ         BX, CX
+	ADDQ         $0x04, DX
+	ADDQ         $0x04, R9
+	DECQ         DI
+	JNE          AVX512B_whole_d3
+	MOVQ         ht+16(FP), CX
+	LEAQ         (BX)(BX*2), DX
+	LEAQ         (CX)(BX*4), SI
+	MOVQ         useEps+80(FP), DI
+	TESTQ        DI, DI
+	JE           AVX512B_whole_plain3
+	VBROADCASTSS eps+88(FP), Z24
+	MOVL         $0x3f800000, DI
+	VMOVD        DI, X25
+	VBROADCASTSS X25, Z25
+	VMULPS       Z24, Z0, Z0
+	VADDPS       Z25, Z0, Z0
+	VMULPS       Z24, Z1, Z1
+	VADDPS       Z25, Z1, Z1
+	VMULPS       Z24, Z2, Z2
+	VADDPS       Z25, Z2, Z2
+	VMULPS       Z24, Z3, Z3
+	VADDPS       Z25, Z3, Z3
+	VMULPS       Z24, Z4, Z4
+	VADDPS       Z25, Z4, Z4
+	VMULPS       Z24, Z5, Z5
+	VADDPS       Z25, Z5, Z5
+	VMULPS       Z24, Z6, Z6
+	VADDPS       Z25, Z6, Z6
+	VMULPS       Z24, Z7, Z7
+	VADDPS       Z25, Z7, Z7
+	VMULPS       Z24, Z8, Z8
+	VADDPS       Z25, Z8, Z8
+	VMULPS       Z24, Z9, Z9
+	VADDPS       Z25, Z9, Z9
+	VMULPS       Z24, Z10, Z10
+	VADDPS       Z25, Z10, Z10
+	VMULPS       Z24, Z11, Z11
+	VADDPS       Z25, Z11, Z11
+	VMULPS       Z24, Z12, Z12
+	VADDPS       Z25, Z12, Z12
+	VMULPS       Z24, Z13, Z13
+	VADDPS       Z25, Z13, Z13
+	VMULPS       Z24, Z14, Z14
+	VADDPS       Z25, Z14, Z14
+	VMULPS       Z24, Z15, Z15
+	VADDPS       Z25, Z15, Z15
+	VMULPS       Z24, Z16, Z16
+	VADDPS       Z25, Z16, Z16
+	VMULPS       Z24, Z17, Z17
+	VADDPS       Z25, Z17, Z17
+	VMULPS       Z24, Z18, Z18
+	VADDPS       Z25, Z18, Z18
+	VMULPS       Z24, Z19, Z19
+	VADDPS       Z25, Z19, Z19
+	VMULPS       Z24, Z20, Z20
+	VADDPS       Z25, Z20, Z20
+	VMULPS       Z24, Z21, Z21
+	VADDPS       Z25, Z21, Z21
+	VMULPS       Z24, Z22, Z22
+	VADDPS       Z25, Z22, Z22
+	VMULPS       Z24, Z23, Z23
+	VADDPS       Z25, Z23, Z23
+
+AVX512B_whole_plain3:
+	VMULPS       (CX), Z0, Z0
+	VMULPS       64(CX), Z1, Z1
+	VMULPS       128(CX), Z2, Z2
+	VMULPS       (CX)(BX*1), Z3, Z3
+	VMULPS       64(CX)(BX*1), Z4, Z4
+	VMULPS       128(CX)(BX*1), Z5, Z5
+	VMULPS       (CX)(BX*2), Z6, Z6
+	VMULPS       64(CX)(BX*2), Z7, Z7
+	VMULPS       128(CX)(BX*2), Z8, Z8
+	VMULPS       (CX)(DX*1), Z9, Z9
+	VMULPS       64(CX)(DX*1), Z10, Z10
+	VMULPS       128(CX)(DX*1), Z11, Z11
+	VMULPS       (SI), Z12, Z12
+	VMULPS       64(SI), Z13, Z13
+	VMULPS       128(SI), Z14, Z14
+	VMULPS       (SI)(BX*1), Z15, Z15
+	VMULPS       64(SI)(BX*1), Z16, Z16
+	VMULPS       128(SI)(BX*1), Z17, Z17
+	VMULPS       (SI)(BX*2), Z18, Z18
+	VMULPS       64(SI)(BX*2), Z19, Z19
+	VMULPS       128(SI)(BX*2), Z20, Z20
+	VMULPS       (SI)(DX*1), Z21, Z21
+	VMULPS       64(SI)(DX*1), Z22, Z22
+	VMULPS       128(SI)(DX*1), Z23, Z23
+	MOVL         $0x1fec1e4a, DI
+	VMOVD        DI, X24
+	VBROADCASTSS X24, Z24
+	VMOVAPS      Z0, Z25
+	VADDPS       Z1, Z25, Z25
+	VADDPS       Z2, Z25, Z25
+	VSHUFF32X4   $0x4e, Z25, Z25, Z26
+	VADDPS       Z26, Z25, Z25
+	VSHUFF32X4   $0xb1, Z25, Z25, Z26
+	VADDPS       Z26, Z25, Z25
+	VPERMILPS    $0x4e, Z25, Z26
+	VADDPS       Z26, Z25, Z25
+	VPERMILPS    $0xb1, Z25, Z26
+	VADDPS       Z26, Z25, Z25
+	VADDPS       Z24, Z25, Z25
+	VDIVPS       Z25, Z0, Z0
+	VMOVUPS      Z0, (CX)
+	VDIVPS       Z25, Z1, Z1
+	VMOVUPS      Z1, 64(CX)
+	VDIVPS       Z25, Z2, Z2
+	VMOVUPS      Z2, 128(CX)
+	VMOVAPS      Z3, Z0
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z5, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z24, Z0, Z0
+	VDIVPS       Z0, Z3, Z3
+	VMOVUPS      Z3, (CX)(BX*1)
+	VDIVPS       Z0, Z4, Z4
+	VMOVUPS      Z4, 64(CX)(BX*1)
+	VDIVPS       Z0, Z5, Z5
+	VMOVUPS      Z5, 128(CX)(BX*1)
+	VMOVAPS      Z6, Z0
+	VADDPS       Z7, Z0, Z0
+	VADDPS       Z8, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z24, Z0, Z0
+	VDIVPS       Z0, Z6, Z6
+	VMOVUPS      Z6, (CX)(BX*2)
+	VDIVPS       Z0, Z7, Z7
+	VMOVUPS      Z7, 64(CX)(BX*2)
+	VDIVPS       Z0, Z8, Z8
+	VMOVUPS      Z8, 128(CX)(BX*2)
+	VMOVAPS      Z9, Z0
+	VADDPS       Z10, Z0, Z0
+	VADDPS       Z11, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z24, Z0, Z0
+	VDIVPS       Z0, Z9, Z9
+	VMOVUPS      Z9, (CX)(DX*1)
+	VDIVPS       Z0, Z10, Z10
+	VMOVUPS      Z10, 64(CX)(DX*1)
+	VDIVPS       Z0, Z11, Z11
+	VMOVUPS      Z11, 128(CX)(DX*1)
+	VMOVAPS      Z12, Z0
+	VADDPS       Z13, Z0, Z0
+	VADDPS       Z14, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z24, Z0, Z0
+	VDIVPS       Z0, Z12, Z12
+	VMOVUPS      Z12, (SI)
+	VDIVPS       Z0, Z13, Z13
+	VMOVUPS      Z13, 64(SI)
+	VDIVPS       Z0, Z14, Z14
+	VMOVUPS      Z14, 128(SI)
+	VMOVAPS      Z15, Z0
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z17, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z24, Z0, Z0
+	VDIVPS       Z0, Z15, Z15
+	VMOVUPS      Z15, (SI)(BX*1)
+	VDIVPS       Z0, Z16, Z16
+	VMOVUPS      Z16, 64(SI)(BX*1)
+	VDIVPS       Z0, Z17, Z17
+	VMOVUPS      Z17, 128(SI)(BX*1)
+	VMOVAPS      Z18, Z0
+	VADDPS       Z19, Z0, Z0
+	VADDPS       Z20, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z24, Z0, Z0
+	VDIVPS       Z0, Z18, Z18
+	VMOVUPS      Z18, (SI)(BX*2)
+	VDIVPS       Z0, Z19, Z19
+	VMOVUPS      Z19, 64(SI)(BX*2)
+	VDIVPS       Z0, Z20, Z20
+	VMOVUPS      Z20, 128(SI)(BX*2)
+	VMOVAPS      Z21, Z0
+	VADDPS       Z22, Z0, Z0
+	VADDPS       Z23, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0x4e, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xb1, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z24, Z0, Z0
+	VDIVPS       Z0, Z21, Z21
+	VMOVUPS      Z21, (SI)(DX*1)
+	VDIVPS       Z0, Z22, Z22
+	VMOVUPS      Z22, 64(SI)(DX*1)
+	VDIVPS       Z0, Z23, Z23
+	VMOVUPS      Z23, 128(SI)(DX*1)
+	JMP          AVX512next
+
+AVX512B_general:
 	MOVQ $0x00000000, CX
 
 AVX512B_loop:
@@ -1174,8 +1927,10 @@ AVX512C_div7:
 	CMPQ    BX, DX
 	JL      AVX512C_div7
 	ADDQ    DX, CX
-	DECQ    AX
-	JNE     AVX512iter
+
+AVX512next:
+	DECQ AX
+	JNE  AVX512iter
 	VZEROUPPER
 	RET
 
@@ -1453,6 +2208,247 @@ AVX2A_k1:
 	JMP          AVX2A_loop
 
 AVX2A_done:
+	MOVQ kp+56(FP), CX
+	CMPQ CX, $0x00000010
+	JA   AVX2B_general
+	CMPQ CX, $0x00000008
+	JE   AVX2B_whole1
+	CMPQ CX, $0x00000010
+	JE   AVX2B_whole2
+	JMP  AVX2B_general
+
+AVX2B_whole1:
+	MOVQ         wt+32(FP), CX
+	MOVQ         qt+8(FP), DX
+	MOVQ         kp+56(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         dp+64(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         d+48(FP), DI
+	LEAQ         (SI)(SI*2), R8
+	MOVL         $0x00000000, R9
+	VMOVD        R9, X0
+	VBROADCASTSS X0, Y3
+	VMOVAPS      Y3, Y0
+	VMOVAPS      Y3, Y1
+	VMOVAPS      Y3, Y2
+	VMOVAPS      Y3, Y3
+
+AVX2B_whole_d1:
+	VMOVUPS      (CX), Y4
+	VBROADCASTSS (DX), Y5
+	VFMADD231PS  Y5, Y4, Y0
+	VBROADCASTSS (DX)(SI*1), Y5
+	VFMADD231PS  Y5, Y4, Y1
+	VBROADCASTSS (DX)(SI*2), Y5
+	VFMADD231PS  Y5, Y4, Y2
+	VBROADCASTSS (DX)(R8*1), Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         BX, CX
+	ADDQ         $0x04, DX
+	DECQ         DI
+	JNE          AVX2B_whole_d1
+	MOVQ         ht+16(FP), CX
+	LEAQ         (BX)(BX*2), DX
+	MOVQ         useEps+80(FP), SI
+	TESTQ        SI, SI
+	JE           AVX2B_whole_plain1
+	VBROADCASTSS eps+88(FP), Y4
+	MOVL         $0x3f800000, SI
+	VMOVD        SI, X5
+	VBROADCASTSS X5, Y5
+	VMULPS       Y4, Y0, Y0
+	VADDPS       Y5, Y0, Y0
+	VMULPS       Y4, Y1, Y1
+	VADDPS       Y5, Y1, Y1
+	VMULPS       Y4, Y2, Y2
+	VADDPS       Y5, Y2, Y2
+	VMULPS       Y4, Y3, Y3
+	VADDPS       Y5, Y3, Y3
+
+AVX2B_whole_plain1:
+	VMULPS       (CX), Y0, Y0
+	VMULPS       (CX)(BX*1), Y1, Y1
+	VMULPS       (CX)(BX*2), Y2, Y2
+	VMULPS       (CX)(DX*1), Y3, Y3
+	MOVL         $0x1fec1e4a, SI
+	VMOVD        SI, X4
+	VBROADCASTSS X4, Y4
+	VMOVAPS      Y0, Y5
+	VPERM2F128   $0x01, Y5, Y5, Y6
+	VADDPS       Y6, Y5, Y5
+	VPERMILPS    $0x4e, Y5, Y6
+	VADDPS       Y6, Y5, Y5
+	VPERMILPS    $0xb1, Y5, Y6
+	VADDPS       Y6, Y5, Y5
+	VADDPS       Y4, Y5, Y5
+	VDIVPS       Y5, Y0, Y0
+	VMOVUPS      Y0, (CX)
+	VMOVAPS      Y1, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y5
+	VADDPS       Y5, Y0, Y0
+	VPERMILPS    $0x4e, Y0, Y5
+	VADDPS       Y5, Y0, Y0
+	VPERMILPS    $0xb1, Y0, Y5
+	VADDPS       Y5, Y0, Y0
+	VADDPS       Y4, Y0, Y0
+	VDIVPS       Y0, Y1, Y1
+	VMOVUPS      Y1, (CX)(BX*1)
+	VMOVAPS      Y2, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VPERMILPS    $0x4e, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VPERMILPS    $0xb1, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y4, Y0, Y0
+	VDIVPS       Y0, Y2, Y2
+	VMOVUPS      Y2, (CX)(BX*2)
+	VMOVAPS      Y3, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VPERMILPS    $0x4e, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VPERMILPS    $0xb1, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y4, Y0, Y0
+	VDIVPS       Y0, Y3, Y3
+	VMOVUPS      Y3, (CX)(DX*1)
+	JMP          AVX2next
+
+AVX2B_whole2:
+	MOVQ         wt+32(FP), CX
+	MOVQ         qt+8(FP), DX
+	MOVQ         kp+56(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         dp+64(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         d+48(FP), DI
+	LEAQ         (SI)(SI*2), R8
+	MOVL         $0x00000000, R9
+	VMOVD        R9, X0
+	VBROADCASTSS X0, Y7
+	VMOVAPS      Y7, Y0
+	VMOVAPS      Y7, Y1
+	VMOVAPS      Y7, Y2
+	VMOVAPS      Y7, Y3
+	VMOVAPS      Y7, Y4
+	VMOVAPS      Y7, Y5
+	VMOVAPS      Y7, Y6
+	VMOVAPS      Y7, Y7
+
+AVX2B_whole_d2:
+	VMOVUPS      (CX), Y8
+	VMOVUPS      32(CX), Y9
+	VBROADCASTSS (DX), Y10
+	VFMADD231PS  Y10, Y8, Y0
+	VFMADD231PS  Y10, Y9, Y1
+	VBROADCASTSS (DX)(SI*1), Y10
+	VFMADD231PS  Y10, Y8, Y2
+	VFMADD231PS  Y10, Y9, Y3
+	VBROADCASTSS (DX)(SI*2), Y10
+	VFMADD231PS  Y10, Y8, Y4
+	VFMADD231PS  Y10, Y9, Y5
+	VBROADCASTSS (DX)(R8*1), Y10
+	VFMADD231PS  Y10, Y8, Y6
+	VFMADD231PS  Y10, Y9, Y7
+	ADDQ         BX, CX
+	ADDQ         $0x04, DX
+	DECQ         DI
+	JNE          AVX2B_whole_d2
+	MOVQ         ht+16(FP), CX
+	LEAQ         (BX)(BX*2), DX
+	MOVQ         useEps+80(FP), SI
+	TESTQ        SI, SI
+	JE           AVX2B_whole_plain2
+	VBROADCASTSS eps+88(FP), Y8
+	MOVL         $0x3f800000, SI
+	VMOVD        SI, X9
+	VBROADCASTSS X9, Y9
+	VMULPS       Y8, Y0, Y0
+	VADDPS       Y9, Y0, Y0
+	VMULPS       Y8, Y1, Y1
+	VADDPS       Y9, Y1, Y1
+	VMULPS       Y8, Y2, Y2
+	VADDPS       Y9, Y2, Y2
+	VMULPS       Y8, Y3, Y3
+	VADDPS       Y9, Y3, Y3
+	VMULPS       Y8, Y4, Y4
+	VADDPS       Y9, Y4, Y4
+	VMULPS       Y8, Y5, Y5
+	VADDPS       Y9, Y5, Y5
+	VMULPS       Y8, Y6, Y6
+	VADDPS       Y9, Y6, Y6
+	VMULPS       Y8, Y7, Y7
+	VADDPS       Y9, Y7, Y7
+
+AVX2B_whole_plain2:
+	VMULPS       (CX), Y0, Y0
+	VMULPS       32(CX), Y1, Y1
+	VMULPS       (CX)(BX*1), Y2, Y2
+	VMULPS       32(CX)(BX*1), Y3, Y3
+	VMULPS       (CX)(BX*2), Y4, Y4
+	VMULPS       32(CX)(BX*2), Y5, Y5
+	VMULPS       (CX)(DX*1), Y6, Y6
+	VMULPS       32(CX)(DX*1), Y7, Y7
+	MOVL         $0x1fec1e4a, SI
+	VMOVD        SI, X8
+	VBROADCASTSS X8, Y8
+	VMOVAPS      Y0, Y9
+	VADDPS       Y1, Y9, Y9
+	VPERM2F128   $0x01, Y9, Y9, Y10
+	VADDPS       Y10, Y9, Y9
+	VPERMILPS    $0x4e, Y9, Y10
+	VADDPS       Y10, Y9, Y9
+	VPERMILPS    $0xb1, Y9, Y10
+	VADDPS       Y10, Y9, Y9
+	VADDPS       Y8, Y9, Y9
+	VDIVPS       Y9, Y0, Y0
+	VMOVUPS      Y0, (CX)
+	VDIVPS       Y9, Y1, Y1
+	VMOVUPS      Y1, 32(CX)
+	VMOVAPS      Y2, Y0
+	VADDPS       Y3, Y0, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VPERMILPS    $0x4e, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VPERMILPS    $0xb1, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y8, Y0, Y0
+	VDIVPS       Y0, Y2, Y2
+	VMOVUPS      Y2, (CX)(BX*1)
+	VDIVPS       Y0, Y3, Y3
+	VMOVUPS      Y3, 32(CX)(BX*1)
+	VMOVAPS      Y4, Y0
+	VADDPS       Y5, Y0, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VPERMILPS    $0x4e, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VPERMILPS    $0xb1, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y8, Y0, Y0
+	VDIVPS       Y0, Y4, Y4
+	VMOVUPS      Y4, (CX)(BX*2)
+	VDIVPS       Y0, Y5, Y5
+	VMOVUPS      Y5, 32(CX)(BX*2)
+	VMOVAPS      Y6, Y0
+	VADDPS       Y7, Y0, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VPERMILPS    $0x4e, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VPERMILPS    $0xb1, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y8, Y0, Y0
+	VDIVPS       Y0, Y6, Y6
+	VMOVUPS      Y6, (CX)(DX*1)
+	VDIVPS       Y0, Y7, Y7
+	VMOVUPS      Y7, 32(CX)(DX*1)
+	JMP          AVX2next
+
+AVX2B_general:
 	MOVQ $0x00000000, CX
 
 AVX2B_loop:
@@ -1747,7 +2743,9 @@ AVX2C_div3:
 	CMPQ    BX, DX
 	JL      AVX2C_div3
 	ADDQ    DX, CX
-	DECQ    AX
-	JNE     AVX2iter
+
+AVX2next:
+	DECQ AX
+	JNE  AVX2iter
 	VZEROUPPER
 	RET
