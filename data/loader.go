@@ -20,26 +20,52 @@ const (
 	AugmentPerImage
 )
 
+// String is the mode's one name, used by --augment, run.json and sweep plans.
 func (m AugmentMode) String() string {
 	switch m {
 	case AugmentNone:
 		return "none"
 	case AugmentPerBatch:
-		return "batch"
+		return "per-batch"
 	case AugmentPerImage:
-		return "image"
+		return "per-image"
 	}
 	return fmt.Sprintf("AugmentMode(%d)", int(m))
 }
 
-// ParseAugmentMode accepts the names printed by AugmentMode.String.
+// ParseAugmentMode accepts the names printed by AugmentMode.String, and the
+// short names "batch" and "image" that earlier releases wrote.
 func ParseAugmentMode(s string) (AugmentMode, error) {
+	switch s {
+	case "batch":
+		return AugmentPerBatch, nil
+	case "image":
+		return AugmentPerImage, nil
+	}
 	for _, m := range []AugmentMode{AugmentNone, AugmentPerBatch, AugmentPerImage} {
 		if m.String() == s {
 			return m, nil
 		}
 	}
-	return 0, fmt.Errorf("augmentation mode %q: want none, batch or image", s)
+	return 0, fmt.Errorf("augmentation %q: want per-batch (official), per-image or none", s)
+}
+
+// MarshalText writes the mode's name, so that JSON files hold "per-batch".
+func (m AugmentMode) MarshalText() ([]byte, error) {
+	if m < AugmentNone || m > AugmentPerImage {
+		return nil, fmt.Errorf("invalid augmentation mode %d", int(m))
+	}
+	return []byte(m.String()), nil
+}
+
+// UnmarshalText reads a name accepted by ParseAugmentMode.
+func (m *AugmentMode) UnmarshalText(b []byte) error {
+	v, err := ParseAugmentMode(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
 }
 
 // DefaultBatchSize is the official mini-batch size for training and testing.

@@ -20,8 +20,8 @@ const NNMFTileRows = 8
 
 // Float32 guards of the official code (spec §1.3, §6 item 25).
 const (
-	nnmfReconEps = float32(1e-20) // R ← h·W + 1e-20
-	nnmfNormEps  = float32(1e-19) // h ← h / (Σh + 1e-19)
+	nnmfReconEps = ReconGuard // R ← h·W + 1e-20
+	nnmfNormEps  = NormGuard  // h ← h / (Σh + 1e-19)
 )
 
 // NNMFPadded returns the padded sizes Kp and Dp of the packed layout.

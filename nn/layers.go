@@ -188,7 +188,7 @@ func (l *identityLayer) backward(int) error { return nil }
 
 // ---------------------------------------------------------------- L1Norm
 
-const l1Guard = float32(1e-19) // the official literal 10e-20
+const l1Guard = kernels.NormGuard // the official literal 10e-20
 
 // l1NormLayer divides every row by its sum: y = x / (Σx + 1e-19).
 type l1NormLayer struct{ shardedLayer }

@@ -1,7 +1,3 @@
-// Package nn holds the layers of the paper's networks, each with its forward and
-// backward written out, the builder that turns an official network config into
-// the official layer sequence (same indices, hence the official state_dict keys),
-// and safetensors input and output.
 package nn
 
 import (
@@ -69,8 +65,9 @@ type LayerInfo struct {
 //     the next Forward).
 //   - Backward(gradOut) takes ∂L/∂probabilities (batch × classes) of the last
 //     Forward and overwrites every Param.Grad.
-//   - SetTraining selects batch statistics vs running statistics for BatchNorm
-//     when running statistics are enabled (by default BatchNorm always uses batch
+//   - SetTraining(false) is evaluation: the NNMF layers keep no iterates for a
+//     backward pass, and BatchNorm uses its running
+//     statistics when they are enabled (by default it always uses batch
 //     statistics, as the official track_running_stats=False).
 type Network struct {
 	params   []*Param
@@ -102,8 +99,10 @@ func (n *Network) MaxBatch() int { return n.maxBatch }
 // Classes is the number of outputs per sample.
 func (n *Network) Classes() int { return n.layers[len(n.layers)-1].base().out.C }
 
-// SetTraining switches between training and evaluation behaviour. It only
-// matters with Options.RunningStats.
+// SetTraining switches between training (the default after Build) and
+// evaluation. Evaluation skips what only a backward pass needs (the NNMF
+// iterates of the unrolled and last-iteration methods) and, with
+// Options.RunningStats, makes BatchNorm use its running statistics.
 func (n *Network) SetTraining(training bool) { n.training = training }
 
 // Close stops the network's worker goroutines. The network must not be used afterwards.
@@ -119,8 +118,12 @@ func (n *Network) Layers() []LayerInfo {
 }
 
 // ParamCount returns the number of trainable values in total and per group.
-func (n *Network) ParamCount() (total int, perGroup [NumGroups]int) {
-	for _, p := range n.params {
+func (n *Network) ParamCount() (total int, perGroup [NumGroups]int) { return CountParams(n.params) }
+
+// CountParams is the official parameter count (every element of every
+// parameter tensor) of params, in total and per optimiser group.
+func CountParams(params []*Param) (total int, perGroup [NumGroups]int) {
+	for _, p := range params {
 		total += len(p.Data)
 		perGroup[p.Group] += len(p.Data)
 	}

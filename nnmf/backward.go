@@ -7,8 +7,8 @@ import (
 )
 
 const (
-	reconEps = float32(1e-20) // spec §1.3 / §1.4 reconstruction guard
-	normEps  = float32(1e-19) // spec §1.3 h-normalisation guard
+	reconEps = kernels.ReconGuard // spec §1.3 / §1.4 reconstruction guard
+	normEps  = kernels.NormGuard  // spec §1.3 h-normalisation guard
 )
 
 // Backward takes gradH = ∂L/∂h (rows × K) of the last Forward on this
@@ -55,10 +55,10 @@ func (l *Layer) Backward(ws *Workspace, x []float32, rows int, w, h, gradH, grad
 		}
 	}
 	gradX = gradX[:rows*d]
-	if i := firstNonFinite(gradX); i >= 0 {
+	if i := kernels.FirstNonFinite(gradX); i >= 0 {
 		return l.notFinite("input gradient", i)
 	}
-	if i := firstNonFinite(gradW); i >= 0 {
+	if i := kernels.FirstNonFinite(gradW); i >= 0 {
 		return l.notFinite("weight gradient", i)
 	}
 	return nil

@@ -1,8 +1,6 @@
 package nnmf
 
 import (
-	"math"
-
 	"github.com/deepnmf/deepnmf/kernels"
 )
 
@@ -143,21 +141,11 @@ func (l *Layer) Forward(ws *Workspace, x []float32, rows int, w, h []float32, ne
 			ws.gradRows = rows
 		}
 	}
-	if i := firstNonFinite(h); i >= 0 {
+	if i := kernels.FirstNonFinite(h); i >= 0 {
 		ws.gradRows = -1
 		return l.notFinite("output h", i)
 	}
 	return nil
-}
-
-// firstNonFinite returns the index of the first NaN or ±Inf in s, or -1.
-func firstNonFinite(s []float32) int {
-	for i, v := range s {
-		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
-			return i
-		}
-	}
-	return -1
 }
 
 // blockFloats is the size of one D-wide backward buffer, in floats.

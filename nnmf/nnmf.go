@@ -1,7 +1,3 @@
-// Package nnmf is the NNMF layer of the paper (spec §1) on a (rows × D) matrix:
-// the weight parametrisation, the multiplicative-update forward and every
-// backward method. A convolutional NNMF layer is this layer on unfolded patches;
-// a dense one is this layer on the rows themselves.
 package nnmf
 
 import (
@@ -38,6 +34,27 @@ func ParseMethod(s string) (Method, error) {
 	}
 	return 0, fmt.Errorf("unknown NNMF backward method %q (want one of approx, unrolled, last_iter, last_iter_sqrt_t, implicit)", s)
 }
+
+// MarshalText writes the method's name, so that JSON files hold "approx".
+func (m Method) MarshalText() ([]byte, error) {
+	if m < 0 || int(m) >= len(methodNames) {
+		return nil, fmt.Errorf("invalid NNMF backward method %d", int(m))
+	}
+	return []byte(methodNames[m]), nil
+}
+
+// UnmarshalText reads a name accepted by ParseMethod.
+func (m *Method) UnmarshalText(b []byte) error {
+	v, err := ParseMethod(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
+
+// Methods lists every method in its declaration order.
+func Methods() []Method { return []Method{Approx, Unrolled, LastIter, LastIterSqrtT, Implicit} }
 
 // Config describes one NNMF layer.
 type Config struct {

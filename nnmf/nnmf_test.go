@@ -269,7 +269,7 @@ func TestImplicitDeadRow(t *testing.T) {
 	}
 	_, gx, gv := p.run(t, Config{Iterations: 20, Method: Implicit})
 	for _, s := range [][]float32{gx, gv} {
-		if i := firstNonFinite(s); i >= 0 {
+		if i := kernels.FirstNonFinite(s); i >= 0 {
 			t.Fatalf("non-finite gradient at %d", i)
 		}
 	}

@@ -1,6 +1,10 @@
 package nnmf
 
-import "math"
+import (
+	"math"
+
+	"github.com/deepnmf/deepnmf/kernels"
+)
 
 // NormalizeWeights computes W = |V| / (Σ_d |V| + 1e-19) row by row (spec §1.2).
 // v and w are K×D, row-major; w may alias v.
@@ -14,7 +18,7 @@ func NormalizeWeights(v, w []float32, k, d int) {
 		for _, x := range vr {
 			s64 += float64(abs32(x))
 		}
-		s := float32(s64) + 1e-19
+		s := float32(s64) + kernels.NormGuard
 		for j, x := range vr {
 			wr[j] = abs32(x) / s
 		}
@@ -35,7 +39,7 @@ func RawWeightGrad(v, gradW, gradV []float32, k, d int) {
 		for _, x := range vr {
 			s64 += float64(abs32(x))
 		}
-		s := float64(float32(s64) + 1e-19)
+		s := float64(float32(s64) + kernels.NormGuard)
 		var dot float64
 		for j, x := range vr {
 			dot += float64(gr[j]) * float64(abs32(x))

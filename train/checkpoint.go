@@ -163,6 +163,33 @@ func (c *Checkpointer) dir() (string, error) {
 	return "", fmt.Errorf("no checkpoint in %s (expected %s/%s)", c.RunDir, CheckpointDir, StateFile)
 }
 
+// HasCheckpoint reports whether runDir holds a complete checkpoint (or the
+// previous one, which a crash between two renames leaves): whether a resume
+// would continue after a finished epoch.
+func HasCheckpoint(runDir string) bool {
+	for _, name := range []string{CheckpointDir, checkpointPrev} {
+		if fileExists(filepath.Join(runDir, name, StateFile)) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkpointEpochs reads how many epochs the checkpoint in dir holds.
+func checkpointEpochs(dir string) (int, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		return 0, err
+	}
+	var st struct {
+		Epoch int `json:"epoch"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return 0, err
+	}
+	return st.Epoch, nil
+}
+
 // Load restores the engine from the run's checkpoint: weights, Adam moments
 // and steps, schedulers, epoch counter and history. The engine's optimisers
 // must have been built for the same network. It also rewrites metrics.csv
@@ -304,4 +331,30 @@ func pyFloat(v float64) string {
 		s += ".0"
 	}
 	return s
+}
+
+// ReadMetrics returns the metrics of every finished epoch of the run in
+// runDir, as its last checkpoint recorded them (the rows of metrics.csv,
+// with the exact counts behind its percentages). A run without a
+// checkpoint has none.
+func ReadMetrics(runDir string) ([]Metrics, error) {
+	for _, name := range []string{CheckpointDir, checkpointPrev} {
+		path := filepath.Join(runDir, name, StateFile)
+		raw, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var st checkpointState
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return st.History, nil
+	}
+	if _, err := os.Stat(filepath.Join(runDir, RunInfoFile)); err != nil {
+		return nil, fmt.Errorf("%w (is %s a run directory?)", err, runDir)
+	}
+	return nil, nil
 }

@@ -23,19 +23,6 @@ func (t loaderTest) Batch(b int, x []float32, labels []int) (int, error) {
 	return t.l.Fill(0, b, x, labels)
 }
 
-// ParseAugment maps the --augment names to the data package's modes.
-func ParseAugment(s string) (data.AugmentMode, error) {
-	switch s {
-	case "per-batch", "batch":
-		return data.AugmentPerBatch, nil
-	case "per-image", "image":
-		return data.AugmentPerImage, nil
-	case "none":
-		return data.AugmentNone, nil
-	}
-	return 0, fmt.Errorf("--augment %q: want per-batch (official), per-image or none", s)
-}
-
 // NewTestData is the official evaluation loader (file order, CenterCrop) over
 // the first limit test images (0 = all).
 func NewTestData(ds *data.Dataset, batchSize, limit int) (TestData, error) {
@@ -49,12 +36,8 @@ func NewTestData(ds *data.Dataset, batchSize, limit int) (TestData, error) {
 }
 
 func newDataSources(ds *data.Dataset, opts Options) (TrainData, TestData, error) {
-	aug, err := ParseAugment(opts.Augment)
-	if err != nil {
-		return nil, nil, err
-	}
 	cfg := data.TrainConfig(opts.Seed)
-	cfg.BatchSize, cfg.Limit, cfg.Augment = opts.BatchSize, opts.LimitTrain, aug
+	cfg.BatchSize, cfg.Limit, cfg.Augment = opts.BatchSize, opts.LimitTrain, opts.Augment
 	tl, err := data.NewLoader(ds.Info, &ds.Train, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("training loader: %w", err)

@@ -1,17 +1,13 @@
-// Package train trains the paper's networks with the official protocol
-// (spec §3): the loss, one Adam and one ReduceLROnPlateau per parameter group,
-// the float32 stop rule, an epoch engine with hooks, metrics.csv, atomic
-// checkpoints and bit-identical resume.
 package train
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/deepnmf/deepnmf/nn"
+	"github.com/deepnmf/deepnmf/nnmf"
 )
 
 // Config is the training protocol. DefaultConfig is the official one.
@@ -55,8 +51,9 @@ type TestData interface {
 	Batch(b int, x []float32, labels []int) (int, error)
 }
 
-// Model is what the engine needs of a network; *nn.Network implements it.
-type Model interface {
+// Network is what training and evaluation need of a network; *nn.Network
+// implements it.
+type Network interface {
 	Params() []*nn.Param
 	Forward(x []float32, batch int) ([]float32, error)
 	Backward(gradOut []float32) error
@@ -113,12 +110,14 @@ type Hooks struct {
 // epoch is abandoned and the last checkpoint is left as it was.
 var ErrInterrupted = errors.New("training interrupted")
 
-// ErrNotFinite is wrapped when a loss or a weight becomes NaN or infinite.
-var ErrNotFinite = errors.New("non-finite value")
+// ErrNotFinite is wrapped when a loss, an activation, a gradient or a weight
+// becomes NaN or infinite. It is the nnmf package's sentinel, so errors.Is
+// finds a failure of the NNMF layer and one of the loss alike.
+var ErrNotFinite = nnmf.ErrNotFinite
 
 // Engine runs epochs: train, scheduler step, test, metrics, checkpoint, stop rule.
 type Engine struct {
-	Model Model
+	Net   Network
 	Opt   *Optimizers
 	Cfg   Config
 	Train TrainData
@@ -140,9 +139,9 @@ type Engine struct {
 	// Cfg.Epochs and may be raised on resume; the stop rule is final).
 	Stopped bool
 
+	step   *Stepper
 	x      []float32
 	labels []int
-	grad   []float32
 }
 
 // Run trains until the stop rule fires, the epoch cap is reached, ctx is
@@ -152,10 +151,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.MaxBatch < 1 || e.InputLen < 1 {
 		return fmt.Errorf("train: engine needs MaxBatch and InputLen, got %d and %d", e.MaxBatch, e.InputLen)
 	}
-	classes := e.Model.Classes()
+	step, err := newStepper(e.Net, e.Opt, e.Cfg.LossMode, e.MaxBatch)
+	if err != nil {
+		return err
+	}
+	e.step = step
 	e.x = make([]float32, e.MaxBatch*e.InputLen)
 	e.labels = make([]int, e.MaxBatch)
-	e.grad = make([]float32, e.MaxBatch*classes)
 	for !e.Stopped && e.Epoch < e.Cfg.Epochs {
 		m, err := e.runEpoch(ctx)
 		if err != nil {
@@ -181,13 +183,9 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) runEpoch(ctx context.Context) (Metrics, error) {
 	epoch := e.Epoch
 	m := Metrics{Epoch: epoch}
-	for _, p := range e.Model.Params() {
-		m.Params += len(p.Data)
-	}
-	classes := e.Model.Classes()
+	m.Params, _ = nn.CountParams(e.Net.Params())
 
 	start := time.Now()
-	e.Model.SetTraining(true)
 	nb := e.Train.Batches()
 	if e.Hooks.EpochStart != nil {
 		e.Hooks.EpochStart(epoch, nb)
@@ -200,27 +198,11 @@ func (e *Engine) runEpoch(ctx context.Context) (Metrics, error) {
 		if err != nil {
 			return m, fmt.Errorf("train: epoch %d batch %d: %w", epoch, b, err)
 		}
-		probs, err := e.Model.Forward(e.x[:n*e.InputLen], n)
-		if err != nil {
-			return m, fmt.Errorf("train: epoch %d batch %d: forward: %w", epoch, b, err)
-		}
-		m.TrainCorrect += countCorrect(probs, e.labels[:n], classes)
-		grad := e.grad[:n*classes]
-		loss, err := Loss(e.Cfg.LossMode, probs, e.labels[:n], classes, grad)
+		correct, loss, err := e.step.TrainStep(e.x[:n*e.InputLen], e.labels[:n])
 		if err != nil {
 			return m, fmt.Errorf("train: epoch %d batch %d: %w", epoch, b, err)
 		}
-		if !isFinite32(loss) {
-			return m, fmt.Errorf("train: epoch %d batch %d: loss is %v: %w", epoch, b, loss, ErrNotFinite)
-		}
-		if err := e.Model.Backward(grad); err != nil {
-			return m, fmt.Errorf("train: epoch %d batch %d: backward: %w", epoch, b, err)
-		}
-		e.Opt.Step()
-		if key, ok := firstNonFinite(e.Model.Params()); !ok {
-			return m, fmt.Errorf("train: epoch %d batch %d: parameter %s has a non-finite value after the optimiser step: %w",
-				epoch, b, key, ErrNotFinite)
-		}
+		m.TrainCorrect += correct
 		// loss.item() added to a Python float (spec §3.3).
 		m.TrainLossSum += float64(loss)
 		m.TrainImages += n
@@ -250,48 +232,30 @@ func (e *Engine) runEpoch(ctx context.Context) (Metrics, error) {
 }
 
 func (e *Engine) evaluate(ctx context.Context, epoch int) (correct, images int, err error) {
-	classes := e.Model.Classes()
-	e.Model.SetTraining(false)
-	defer e.Model.SetTraining(true)
+	defer e.Net.SetTraining(true)
 	nb := e.Test.Batches()
 	if e.Hooks.TestStart != nil {
 		e.Hooks.TestStart(epoch, nb)
 	}
 	for b := range nb {
 		if ctx.Err() != nil {
-			return 0, 0, fmt.Errorf("%w while testing%s", ErrInterrupted, afterEpoch(epoch))
+			return 0, 0, fmt.Errorf("%w while testing after epoch %d", ErrInterrupted, epoch)
 		}
 		n, err := e.Test.Batch(b, e.x, e.labels)
 		if err != nil {
 			return 0, 0, fmt.Errorf("train: test batch %d: %w", b, err)
 		}
-		probs, err := e.Model.Forward(e.x[:n*e.InputLen], n)
+		c, err := infer(e.Net, e.x[:n*e.InputLen], e.labels[:n])
 		if err != nil {
-			return 0, 0, fmt.Errorf("train: test batch %d%s: forward: %w", b, afterEpoch(epoch), err)
+			return 0, 0, fmt.Errorf("train: test batch %d after epoch %d: %w", b, epoch, err)
 		}
-		correct += countCorrect(probs, e.labels[:n], classes)
+		correct += c
 		images += n
 		if e.Hooks.TestBatch != nil {
 			e.Hooks.TestBatch(epoch, b, n)
 		}
 	}
 	return correct, images, nil
-}
-
-// afterEpoch names the epoch a test pass follows; Evaluate passes −1 (no epoch).
-func afterEpoch(epoch int) string {
-	if epoch < 0 {
-		return ""
-	}
-	return fmt.Sprintf(" after epoch %d", epoch)
-}
-
-// Evaluate runs the test set once and returns the number of correct images.
-func Evaluate(ctx context.Context, model Model, test TestData, maxBatch, inputLen int) (correct, images int, err error) {
-	e := &Engine{Model: model, Test: test, MaxBatch: maxBatch, InputLen: inputLen}
-	e.x = make([]float32, maxBatch*inputLen)
-	e.labels = make([]int, maxBatch)
-	return e.evaluate(ctx, -1)
 }
 
 // countCorrect counts rows whose first maximal probability is at the label,
@@ -315,20 +279,4 @@ func Argmax(row []float32) int {
 		}
 	}
 	return best
-}
-
-func isFinite32(v float32) bool {
-	return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0)
-}
-
-func firstNonFinite(params []*nn.Param) (string, bool) {
-	for _, p := range params {
-		for _, v := range p.Data {
-			// v−v is NaN for both NaN and ±Inf and 0 otherwise.
-			if v-v != 0 {
-				return p.Key, false
-			}
-		}
-	}
-	return "", true
 }

@@ -68,7 +68,7 @@ func TestEngineFlatLossFollowsOfficialSchedule(t *testing.T) {
 	}
 	train := fixedData{images: 7, batch: 3}
 	var batchLosses float64
-	e := &Engine{Model: model, Opt: opt, Cfg: cfg, Train: train, Test: fixedTest{fixedData{images: 5, batch: 3}},
+	e := &Engine{Net: model, Opt: opt, Cfg: cfg, Train: train, Test: fixedTest{fixedData{images: 5, batch: 3}},
 		MaxBatch: 3, InputLen: 1}
 	e.Hooks.BatchDone = func(epoch, _, _ int, loss float32) {
 		if epoch == 0 {

@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"math"
+
+	"github.com/deepnmf/deepnmf/kernels"
 )
 
 // LossMode selects the official loss function (spec §3.2).
@@ -22,7 +24,7 @@ const (
 const (
 	mseCoefficient = 0.5
 	klCoefficient  = 1.0
-	klGuard        = float32(1e-20)
+	klGuard        = kernels.ReconGuard
 )
 
 // Loss computes the loss of one batch and writes ∂loss/∂probs into grad.

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -17,58 +18,18 @@ import (
 	"github.com/deepnmf/deepnmf/internal/atomicfile"
 	"github.com/deepnmf/deepnmf/kernels"
 	"github.com/deepnmf/deepnmf/nn"
-	"github.com/deepnmf/deepnmf/nnmf"
 )
 
-// Options is everything a training run is made of: the `deepnmf train` flags.
-// It is stored in RUN_DIR/run.json; a resumed run reads it back.
-type Options struct {
-	Model      string                `json:"model"`  // preset name, used when Config is empty
-	Config     string                `json:"config"` // network config file
-	Dataset    string                `json:"dataset"`
-	DataDir    string                `json:"data_dir"`
-	Epochs     int                   `json:"epochs"`
-	Seed       uint64                `json:"seed"`
-	Backward   string                `json:"backward"`
-	Iterations int                   `json:"iterations"` // > 0 overrides the config's NNMF iterations
-	Threads    int                   `json:"threads"`
-	LimitTrain int                   `json:"limit_train"` // first N training images (0 = all)
-	LimitTest  int                   `json:"limit_test"`  // first N test images (0 = all), for quick tests
-	Augment    string                `json:"augment"`     // per-batch | per-image | none
-	BatchSize  int                   `json:"batch_size"`
-	LR         [nn.NumGroups]float64 `json:"lr"` // neuron a, neuron b, batchnorm2d, neuron pool
-	LossMode   int                   `json:"loss_mode"`
-	// RunningStats makes BatchNorm keep running statistics (momentum 0.1) and
-	// use them at evaluation, instead of the official batch statistics.
-	RunningStats bool `json:"running_stats"`
-}
-
-// DefaultOptions is the paper's protocol: cnmf_1x1 on CIFAR-10, seed 21.
-func DefaultOptions() Options {
-	c := DefaultConfig()
-	return Options{
-		Model: "cnmf_1x1", Dataset: "cifar10", Epochs: c.Epochs, Seed: 21,
-		Backward: nnmf.Approx.String(), Threads: runtime.NumCPU(),
-		Augment: "per-batch", BatchSize: 50, LR: c.LR, LossMode: int(c.LossMode),
-	}
-}
-
-// ModelName is the name used for run directories: the preset or the config file's base name.
-func (o Options) ModelName() string {
-	if o.Config != "" {
-		return strings.TrimSuffix(filepath.Base(o.Config), filepath.Ext(o.Config))
-	}
-	return o.Model
-}
-
-// DefaultRunDir is runs/<model>-<dataset>-seed<seed>-<UTC timestamp>.
-func (o Options) DefaultRunDir(now time.Time) string {
-	return filepath.Join("runs", fmt.Sprintf("%s-%s-seed%d-%s", o.ModelName(), o.Dataset, o.Seed, now.UTC().Format("20060102-150405")))
-}
+// Files of a run directory besides the checkpoint's.
+const (
+	RunInfoFile = "run.json"
+	ConfigFile  = "config.json"
+)
 
 // RunInfo is RUN_DIR/run.json.
 type RunInfo struct {
 	Options   Options   `json:"options"`
+	Version   string    `json:"version"` // the deepnmf build (module version and VCS revision)
 	GoVersion string    `json:"go_version"`
 	CPUPath   string    `json:"cpu_path"`
 	GOOS      string    `json:"goos"`
@@ -81,11 +42,137 @@ type RunInfo struct {
 	DataRoot string `json:"data_root,omitempty"`
 }
 
-// ResumeDataDir is the --data-dir a resumed run uses: the resume's own flag,
-// else the flag the run was started with; with neither, $DEEPNMF_DATA decides
-// if it is set (""), and otherwise the directory the run last read, so that a
-// run started under $DEEPNMF_DATA resumes in a shell without it.
-func ResumeDataDir(flag, startFlag, env, lastRoot string) string {
+// LoadRunInfo reads RUN_DIR/run.json.
+func LoadRunInfo(runDir string) (RunInfo, error) {
+	path := filepath.Join(runDir, RunInfoFile)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return RunInfo{}, fmt.Errorf("%w (is %s a run directory?)", err, runDir)
+	}
+	info := RunInfo{Options: DefaultOptions()}
+	if err := json.Unmarshal(raw, &info); err != nil {
+		return RunInfo{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := info.Options.Validate(); err != nil {
+		return RunInfo{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return info, nil
+}
+
+// Version is the deepnmf build: the module version (a tag, or "(devel)" for
+// a build from a clone) and the VCS revision, with "+dirty" for a modified
+// tree. It is written into every run.json.
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev != "" {
+		v += " " + rev + dirty
+	}
+	return v
+}
+
+// Overrides are the options a resumed run may change; zero values keep the
+// run's. Another Threads count makes the continuation no longer
+// bit-identical to an uninterrupted run.
+type Overrides struct {
+	Epochs  int
+	Threads int
+	DataDir string
+	Data    *data.Dataset // an already loaded dataset (it must be the run's)
+}
+
+// Session is a run directory opened for training: data, network,
+// optimisers, engine. It holds the directory's lock until Close.
+type Session struct {
+	Opts   Options
+	RunDir string
+	Info   RunInfo
+	Data   *data.Dataset
+	Net    *nn.Network
+	NetCfg *nn.Config
+	Engine *Engine
+	Ckpt   *Checkpointer
+	Groups []string
+	// Resumed is set when the session continues a checkpoint.
+	Resumed bool
+	// Notices are what the caller should tell the user about the directory
+	// (a lock taken over from a dead process, temporaries removed, a run
+	// started over because it had no checkpoint).
+	Notices []string
+	// Hooks, if set before Train, observe the engine besides the progress
+	// reporting.
+	Hooks Hooks
+	lock  *runLock
+}
+
+// Close releases the network's worker goroutines and the directory's lock.
+func (s *Session) Close() {
+	if s.Net != nil {
+		s.Net.Close()
+		s.Net = nil
+	}
+	s.lock.release()
+	s.lock = nil
+}
+
+// Start opens a new run in runDir. The directory must not hold a run that
+// finished an epoch; one killed before its first checkpoint is started over,
+// so that the same command works again.
+func Start(opts Options, runDir string) (*Session, error) {
+	return open(opts, runDir, startNew)
+}
+
+// Resume continues the run in runDir from its last checkpoint with the
+// options in its run.json (of which over may change a few). A run that
+// never reached its first checkpoint starts from scratch with its saved
+// options.
+func Resume(runDir string, over Overrides) (*Session, error) {
+	info, err := LoadRunInfo(runDir)
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	opts := info.Options
+	if over.Epochs > 0 {
+		opts.Epochs = over.Epochs
+	}
+	if over.Threads > 0 {
+		opts.Threads = over.Threads
+	}
+	opts.DataDir = resumeDataDir(over.DataDir, opts.DataDir, os.Getenv(data.EnvDataDir), info.DataRoot)
+	opts.Data = over.Data
+	return open(opts, runDir, mustResume)
+}
+
+// StartOrResume is what a preemptible task calls: it resumes the run in
+// runDir if it has a checkpoint, and starts it otherwise. A resumed run keeps
+// its saved options except Epochs, Threads and the data location; any other
+// difference from opts is an error rather than a silent mix of two runs.
+func StartOrResume(opts Options, runDir string) (*Session, error) {
+	return open(opts, runDir, startOrResume)
+}
+
+// resumeDataDir is the data directory a resumed run reads: the resume's
+// own, else the one the run was started with; with neither, $DEEPNMF_DATA
+// decides if it is set (""), and otherwise the directory the run last read,
+// so that a run started under $DEEPNMF_DATA resumes in a shell without it.
+func resumeDataDir(flag, startFlag, env, lastRoot string) string {
 	switch {
 	case flag != "":
 		return flag
@@ -97,271 +184,360 @@ func ResumeDataDir(flag, startFlag, env, lastRoot string) string {
 	return lastRoot
 }
 
-// Session is a prepared run: data, network, optimisers, engine, run directory.
-type Session struct {
-	Opts    Options
-	RunDir  string
-	Data    *data.Dataset
-	Net     *nn.Network
-	NetCfg  *nn.Config
-	Engine  *Engine
-	Ckpt    *Checkpointer
-	Info    RunInfo
-	Resumed bool
-	Groups  []string
-}
+type openMode int
 
-// Close releases the network's worker goroutines.
-func (s *Session) Close() {
-	if s.Net != nil {
-		s.Net.Close()
+const (
+	startNew openMode = iota
+	mustResume
+	startOrResume
+)
+
+// open locks runDir, clears what killed writers left, and builds the session.
+func open(opts Options, runDir string, mode openMode) (s *Session, err error) {
+	if runDir == "" {
+		return nil, errors.New("no run directory given")
 	}
-}
-
-// LoadRunOptions reads the options a run directory was created with.
-func LoadRunOptions(runDir string) (RunInfo, error) {
-	path := filepath.Join(runDir, "run.json")
-	raw, err := os.ReadFile(path)
+	if mode != mustResume {
+		if err := opts.Validate(); err != nil {
+			return nil, err
+		}
+		if st, err := os.Stat(runDir); err == nil && !st.IsDir() {
+			return nil, fmt.Errorf("%s is a file, not a run directory", runDir)
+		}
+		if err := os.MkdirAll(runDir, 0o755); err != nil {
+			return nil, err
+		}
+	} else if _, err := os.Stat(filepath.Join(runDir, RunInfoFile)); err != nil {
+		return nil, fmt.Errorf("resume: %w (is %s a run directory?)", err, runDir)
+	}
+	lock, prev, err := lockRunDir(runDir)
 	if err != nil {
-		return RunInfo{}, fmt.Errorf("%w (is %s a run directory?)", err, runDir)
+		return nil, err
 	}
-	var info RunInfo
-	if err := json.Unmarshal(raw, &info); err != nil {
-		return RunInfo{}, fmt.Errorf("%s: %w", path, err)
+	s = &Session{RunDir: runDir, lock: lock}
+	defer func() {
+		if err != nil {
+			s.Close()
+			s = nil
+		}
+	}()
+	if prev != "" {
+		s.Notices = append(s.Notices, fmt.Sprintf("took over %s from %s, which ended without releasing it", LockFile, prev))
 	}
-	return info, nil
+	if err := s.removeLeftovers(); err != nil {
+		return s, err
+	}
+	hasRun := fileExists(filepath.Join(runDir, RunInfoFile))
+	hasCheckpoint := HasCheckpoint(runDir)
+	if mode == startNew || !hasRun {
+		if err := CheckStart(runDir); err != nil {
+			return s, err
+		}
+	}
+	switch {
+	case mode == mustResume && !hasCheckpoint:
+		// The run never finished an epoch: start it over with its own options.
+		info, err := LoadRunInfo(runDir)
+		if err != nil {
+			return s, err
+		}
+		saved := info.Options
+		saved.Epochs, saved.Threads, saved.DataDir, saved.Data = opts.Epochs, opts.Threads, opts.DataDir, opts.Data
+		saved.Name = saved.ModelName()
+		saved.Network, err = nn.LoadConfig(filepath.Join(runDir, ConfigFile))
+		if err != nil {
+			return s, err
+		}
+		if err := saved.Validate(); err != nil {
+			return s, fmt.Errorf("%s: %w", filepath.Join(runDir, RunInfoFile), err)
+		}
+		s.Notices = append(s.Notices, "the run had no checkpoint yet (it was stopped in its first epoch): starting it from the beginning")
+		return s, s.prepareNew(saved)
+	case hasCheckpoint:
+		if mode == startOrResume {
+			if err := sameRun(runDir, opts); err != nil {
+				return s, err
+			}
+		}
+		return s, s.prepareResume(opts)
+	}
+	if hasRun {
+		s.Notices = append(s.Notices, "the directory held a run stopped in its first epoch: starting it over")
+	}
+	return s, s.prepareNew(opts)
 }
 
-// CheckNewRunDir fails if runDir cannot take a new run: it exists and is not
-// empty. The command line calls it before a dataset is loaded or downloaded.
-func CheckNewRunDir(runDir string) error {
-	entries, err := os.ReadDir(runDir)
-	if err != nil || len(entries) == 0 {
+// CheckStart reports why a new run cannot start in runDir, or nil: the
+// directory holds a run that finished an epoch (resume it instead), or it is
+// not empty and holds no run (the caller named the wrong directory). A run
+// stopped before its first checkpoint can start again. Callers use it to
+// refuse a directory before they load or download a dataset.
+func CheckStart(runDir string) error {
+	if HasCheckpoint(runDir) {
+		return fmt.Errorf("%s already holds a run with a checkpoint: resume it, or give another directory", runDir)
+	}
+	if fileExists(filepath.Join(runDir, RunInfoFile)) {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(runDir, "run.json")); err != nil {
-		// --resume would only fail on it: it is not a run.
-		return fmt.Errorf("%s already exists, is not empty and is not a run directory (no run.json); give another --out", runDir)
+	entries, _ := os.ReadDir(runDir)
+	for _, e := range entries {
+		if e.Name() != LockFile && !atomicfile.IsTemp(e.Name()) && !strings.HasPrefix(e.Name(), checkpointTmp) {
+			return fmt.Errorf("%s is not empty and is not a run directory (no %s); give another directory", runDir, RunInfoFile)
+		}
 	}
-	return fmt.Errorf("run directory %s already exists and is not empty (use --resume to continue it, or another --out)", runDir)
+	return nil
 }
 
-// Prepare builds a session. When resume is true, runDir must hold a run
-// (run.json, config.json, checkpoint) whose saved options are used; of opts
-// only the non-zero Epochs, Threads and DataDir override them. Otherwise
-// runDir must not exist or be empty.
-// ds, if not nil, is used instead of loading opts.Dataset (tests).
-func Prepare(opts Options, runDir string, resume bool, ds *data.Dataset) (*Session, error) {
-	s := &Session{RunDir: runDir, Resumed: resume}
-	dataDir := opts.DataDir
-	var netCfg *nn.Config
-	var err error
-	if resume {
-		info, err := LoadRunOptions(runDir)
-		if err != nil {
-			return nil, fmt.Errorf("resume: %w", err)
-		}
-		// Only the epoch cap, the thread count (the continuation is then no
-		// longer bit-identical) and the data location may change.
-		saved := info.Options
-		if opts.Epochs > 0 {
-			saved.Epochs = opts.Epochs
-		}
-		if opts.Threads > 0 {
-			saved.Threads = opts.Threads
-		}
-		dataDir = ResumeDataDir(opts.DataDir, saved.DataDir, os.Getenv("DEEPNMF_DATA"), info.DataRoot)
-		if opts.DataDir != "" {
-			saved.DataDir = opts.DataDir
-		}
-		opts = saved
-		info.Resumed = append(info.Resumed, time.Now().UTC().Format(time.RFC3339))
-		info.Threads = opts.Threads
-		info.Options = opts
-		s.Info = info
-		netCfg, err = nn.LoadConfig(filepath.Join(runDir, "config.json"))
-		if err != nil {
-			return nil, fmt.Errorf("resume: %w", err)
-		}
-	} else {
-		if err := CheckNewRunDir(runDir); err != nil {
-			return nil, err
-		}
-		if netCfg, err = opts.NetworkConfig(); err != nil {
-			return nil, err
-		}
-		if opts.Iterations > 0 {
-			// config.json and the weights' metadata must describe the network
-			// trained, or eval --run and --config would test it with the
-			// config's T instead.
-			withT := *netCfg
-			withT.Iterations = opts.Iterations
-			netCfg = &withT
-		}
-		s.Info = RunInfo{
-			Options: opts, GoVersion: runtime.Version(), CPUPath: kernels.ActivePath().String(),
-			GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Threads: opts.Threads, Started: time.Now().UTC(),
-		}
-	}
-	s.Opts, s.NetCfg = opts, netCfg
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	method, err := nnmf.ParseMethod(opts.Backward)
+// sameRun checks that opts describe the run saved in runDir, apart from
+// what a resume may change.
+func sameRun(runDir string, opts Options) error {
+	info, err := LoadRunInfo(runDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	a, b := info.Options, opts
+	for _, o := range []*Options{&a, &b} {
+		o.Name = o.ModelName()
+		o.Epochs, o.Threads, o.DataDir, o.Data, o.Network = 0, 0, "", nil, nil
+	}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if string(ja) != string(jb) {
+		return fmt.Errorf("%s holds a run with other options than these (saved %s, given %s): give another directory", runDir, ja, jb)
+	}
+	return nil
+}
 
+// removeLeftovers deletes what writers killed mid-write leave in the run
+// directory and its checkpoint directory.
+func (s *Session) removeLeftovers() error {
+	var removed []string
+	entries, err := os.ReadDir(s.RunDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), checkpointTmp) {
+			if err := os.RemoveAll(filepath.Join(s.RunDir, e.Name())); err != nil {
+				return err
+			}
+			removed = append(removed, e.Name()+"/")
+		}
+	}
+	for _, dir := range []string{s.RunDir, filepath.Join(s.RunDir, CheckpointDir)} {
+		names, err := atomicfile.RemoveTemps(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		removed = append(removed, names...)
+	}
+	if len(removed) > 0 {
+		s.Notices = append(s.Notices, "removed temporary files of an interrupted write: "+strings.Join(removed, ", "))
+	}
+	return nil
+}
+
+func (s *Session) prepareNew(opts Options) error {
+	netCfg, err := opts.NetworkConfig()
+	if err != nil {
+		return err
+	}
+	// What a run killed in its first epoch wrote is replaced, not mixed in.
+	for _, name := range []string{MetricsFile, FinalFile} {
+		if err := os.Remove(filepath.Join(s.RunDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	s.Info = RunInfo{
+		Options: opts, Version: Version(), GoVersion: runtime.Version(), CPUPath: kernels.ActivePath().String(),
+		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Threads: opts.Threads, Started: time.Now().UTC(),
+	}
+	if opts.Network != nil && opts.Name == "" {
+		s.Info.Options.Name = opts.ModelName()
+	}
+	if err := s.build(opts, netCfg, opts.networkSource()); err != nil {
+		return err
+	}
+	if err := nn.WriteConfig(filepath.Join(s.RunDir, ConfigFile), netCfg); err != nil {
+		return err
+	}
+	return s.writeInfo()
+}
+
+func (s *Session) prepareResume(over Options) error {
+	info, err := LoadRunInfo(s.RunDir)
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	opts := info.Options
+	if over.Epochs > 0 {
+		opts.Epochs = over.Epochs
+	}
+	if over.Threads > 0 {
+		opts.Threads = over.Threads
+	}
+	if over.DataDir != "" {
+		opts.DataDir = over.DataDir
+	}
+	opts.Data = over.Data
+	info.Resumed = append(info.Resumed, time.Now().UTC().Format(time.RFC3339))
+	info.Threads, info.Version = opts.Threads, Version()
+	info.Options = opts
+	info.Options.Data = nil
+	s.Info, s.Resumed = info, true
+	cfgPath := filepath.Join(s.RunDir, ConfigFile)
+	netCfg, err := nn.LoadConfig(cfgPath)
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	if err := s.build(opts, netCfg, cfgPath); err != nil {
+		return err
+	}
+	if err := s.Ckpt.Load(s.Engine); err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	return s.writeInfo()
+}
+
+// build loads the data and builds the network, the optimisers and the engine.
+func (s *Session) build(opts Options, netCfg *nn.Config, source string) error {
+	s.Opts, s.NetCfg = opts, netCfg
+	ds := opts.Data
 	if ds == nil {
-		root, err := data.ResolveDir(dataDir)
+		root, err := data.ResolveDir(opts.DataDir)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if ds, err = data.Load(opts.Dataset, root); err != nil {
-			return nil, err
+			return err
 		}
+	} else if opts.Dataset != "" && ds.Name != opts.Dataset {
+		return fmt.Errorf("the dataset given is %s, the run's is %s", ds.Name, opts.Dataset)
 	}
 	s.Data = ds
+	s.Opts.Dataset = ds.Name
+	s.Info.Options.Dataset = ds.Name
 	if ds.Root != "" {
 		s.Info.DataRoot = ds.Root
 	}
 	trainSet, testSet, err := newDataSources(ds, opts)
 	if err != nil {
-		return nil, err
+		return err
 	}
-
-	in := nn.Shape{C: ds.Channels, H: ds.Crop, W: ds.Crop}
-	source := "preset " + opts.Model
-	if resume {
-		source = filepath.Join(runDir, "config.json")
-	} else if opts.Config != "" {
-		source = opts.Config
-	}
-	net, err := nn.Build(netCfg, in, opts.BatchSize, nn.Options{Threads: opts.Threads, Backward: method, Iterations: opts.Iterations, RunningStats: opts.RunningStats}, opts.Seed)
+	net, err := buildFor(netCfg, source, ds.Info, opts.BatchSize,
+		nn.Options{Threads: opts.Threads, Backward: opts.Backward, Iterations: opts.Iterations, RunningStats: opts.RunningStats}, opts.Seed)
 	if err != nil {
-		return nil, fmt.Errorf("%s on %s input %d×%d×%d: %w", source, ds.Name, in.C, in.H, in.W, err)
+		return err
 	}
 	s.Net = net
-	if net.Classes() != ds.NumClasses() {
-		s.Close()
-		return nil, fmt.Errorf("the network of %s has %d outputs, dataset %s has %d classes", source, net.Classes(), ds.Name, ds.NumClasses())
-	}
-
 	cfg := DefaultConfig()
-	cfg.Epochs, cfg.LR, cfg.LossMode = opts.Epochs, opts.LR, LossMode(opts.LossMode)
+	cfg.Epochs, cfg.LR, cfg.LossMode = opts.Epochs, opts.LR, opts.LossMode
 	opt, err := NewOptimizers(net.Params(), cfg.LR, cfg.Adam, cfg.Plateau)
 	if err != nil {
-		s.Close()
-		return nil, err
+		return err
 	}
 	for _, g := range opt.Groups {
 		s.Groups = append(s.Groups, g.String())
 	}
+	in := nn.Shape{C: ds.Channels, H: ds.Crop, W: ds.Crop}
 	s.Engine = &Engine{
-		Model: net, Opt: opt, Cfg: cfg, Train: trainSet, Test: testSet,
+		Net: net, Opt: opt, Cfg: cfg, Train: trainSet, Test: testSet,
 		MaxBatch: opts.BatchSize, InputLen: in.C * in.H * in.W,
 	}
-	s.Ckpt = &Checkpointer{RunDir: runDir, Weights: net, Seed: opts.Seed,
-		Metadata: map[string]string{"model": opts.ModelName(), "dataset": opts.Dataset}}
+	s.Ckpt = &Checkpointer{RunDir: s.RunDir, Weights: net, Seed: opts.Seed,
+		Metadata: map[string]string{"model": opts.ModelName(), "dataset": ds.Name}}
 	s.Engine.Checkpoint = s.Ckpt.Save
+	return nil
+}
 
-	if resume {
-		if err := s.Ckpt.Load(s.Engine); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("resume: %w", err)
-		}
-	} else {
-		if err := os.MkdirAll(runDir, 0o755); err != nil {
-			s.Close()
-			return nil, err
-		}
-		if err := nn.WriteConfig(filepath.Join(runDir, "config.json"), netCfg); err != nil {
-			s.Close()
-			return nil, err
-		}
-	}
+func (s *Session) writeInfo() error {
 	js, err := json.MarshalIndent(s.Info, "", "  ")
-	if err == nil {
-		err = atomicfile.WriteFile(filepath.Join(runDir, "run.json"), append(js, '\n'))
-	}
 	if err != nil {
-		s.Close()
-		return nil, err
+		return err
 	}
-	return s, nil
+	return atomicfile.WriteFile(filepath.Join(s.RunDir, RunInfoFile), append(js, '\n'))
 }
 
-// NetworkConfig reads the network of a new run: Config, else the preset Model.
-func (o Options) NetworkConfig() (*nn.Config, error) {
-	if o.Config != "" {
-		return nn.LoadConfig(o.Config)
-	}
-	return nn.Preset(o.Model)
+// Summary is the outcome of a training run.
+type Summary struct {
+	RunDir       string  `json:"run_dir"`
+	Epochs       int     `json:"epochs"` // epochs done
+	FinalTestAcc float64 `json:"final_test_acc"`
+	BestTestAcc  float64 `json:"best_test_acc"`
+	BestEpoch    int     `json:"best_epoch"` // 1-based, as the user counts
+	Stopped      bool    `json:"stopped_by_lr_limit"`
+	Weights      string  `json:"weights"`
 }
 
-// Validate checks every option that needs neither the data nor the network,
-// so that a command rejects a bad flag before it loads or downloads a dataset.
-func (o Options) Validate() error {
-	switch {
-	case o.Epochs < 1:
-		return fmt.Errorf("--epochs must be at least 1, got %d", o.Epochs)
-	case o.BatchSize < 1:
-		return fmt.Errorf("--batch-size must be at least 1, got %d", o.BatchSize)
-	case o.Threads < 1:
-		return fmt.Errorf("--threads must be at least 1, got %d", o.Threads)
-	case o.LimitTrain < 0 || o.LimitTest < 0:
-		return errors.New("--limit-train and --limit-test must not be negative")
-	case o.Iterations < 0:
-		return fmt.Errorf("--iterations must not be negative (0 keeps the config's), got %d", o.Iterations)
-	case o.LossMode != 0 && o.LossMode != 1:
-		return fmt.Errorf("--loss-mode must be 0 (MSE+KL) or 1 (cross-entropy), got %d", o.LossMode)
-	}
-	for g, lr := range o.LR {
-		if !(lr > 0) || math.IsInf(lr, 1) {
-			return fmt.Errorf("the learning rate of group %q must be positive and finite, got %g", nn.Group(g), lr)
+func (s *Session) summary() Summary {
+	e := s.Engine
+	sum := Summary{RunDir: s.RunDir, Epochs: e.Epoch, Stopped: e.Stopped, Weights: filepath.Join(s.RunDir, FinalFile)}
+	for _, m := range e.History {
+		if acc := m.TestAcc(); acc > sum.BestTestAcc || sum.BestEpoch == 0 {
+			sum.BestTestAcc, sum.BestEpoch = acc, m.Epoch+1
 		}
+		sum.FinalTestAcc = m.TestAcc()
 	}
-	if _, err := data.Lookup(o.Dataset); err != nil {
-		return err
-	}
-	if _, err := nnmf.ParseMethod(o.Backward); err != nil {
-		return err
-	}
-	_, err := ParseAugment(o.Augment)
-	return err
+	return sum
 }
 
 // Train runs the session to its end and writes final.safetensors. Progress
-// goes to out (one line per epoch) and, when bar is not nil, progress bars.
-func (s *Session) Train(ctx context.Context, out, bar io.Writer) error {
+// goes to log (a line per epoch, and lines during an epoch when bar is nil)
+// and, when bar is not nil, to progress bars. After an interruption or an
+// error the last checkpoint stays as it was, and the error says which epoch
+// is on disk.
+func (s *Session) Train(ctx context.Context, log, bar io.Writer) (Summary, error) {
 	e := s.Engine
+	final := filepath.Join(s.RunDir, FinalFile)
 	if e.Stopped || e.Epoch >= e.Cfg.Epochs {
-		fmt.Fprintf(out, "%s: nothing to do: %d epochs done (cap %d, stopped by the learning-rate limit: %v)\n",
-			s.RunDir, e.Epoch, e.Cfg.Epochs, e.Stopped)
-		return nil
+		if !fileExists(final) {
+			// Killed while writing the final weights: the checkpoint holds them.
+			if err := s.saveFinal(); err != nil {
+				return s.summary(), err
+			}
+			fmt.Fprintf(log, "%s: wrote the missing %s from the checkpoint of epoch %d\n", s.RunDir, FinalFile, e.Epoch)
+		} else {
+			fmt.Fprintf(log, "%s: nothing to do: %d epochs done (cap %d, stopped by the learning-rate limit: %v)\n",
+				s.RunDir, e.Epoch, e.Cfg.Epochs, e.Stopped)
+		}
+		return s.summary(), nil
 	}
-	rep := &Reporter{Out: out, Bar: bar, Epochs: e.Cfg.Epochs, Groups: s.Groups}
-	e.Hooks = chainHooks(e.Hooks, rep.Hooks(e.Train.Images(), e.Test.Images()))
-	defer func(h Hooks) { e.Hooks = h }(e.Hooks)
+	rep := &Reporter{Out: log, Bar: bar, Epochs: e.Cfg.Epochs, Groups: s.Groups, FirstEpoch: e.Epoch}
+	saved := e.Hooks
+	e.Hooks = chainHooks(chainHooks(e.Hooks, s.Hooks), rep.Hooks(e.Train.Images(), e.Test.Images()))
+	defer func() { e.Hooks = saved }()
 	err := e.Run(ctx)
 	if err != nil {
 		rep.Abort()
-		last := "no checkpoint yet"
-		if len(e.History) > 0 {
-			last = fmt.Sprintf("the checkpoint of epoch %d is intact", e.History[len(e.History)-1].Epoch)
+		return s.summary(), fmt.Errorf("%w; %s", err, onDisk(s.RunDir))
+	}
+	if err := s.saveFinal(); err != nil {
+		return s.summary(), err
+	}
+	sum := s.summary()
+	rep.Done(sum)
+	return sum, nil
+}
+
+func (s *Session) saveFinal() error {
+	return s.Net.SaveWeights(filepath.Join(s.RunDir, FinalFile), map[string]string{
+		"epochs": fmt.Sprint(s.Engine.Epoch), "model": s.Opts.ModelName(), "dataset": s.Opts.Dataset})
+}
+
+// onDisk says which checkpoint a run directory holds now, read from the
+// disk rather than from memory, for messages after a failure.
+func onDisk(runDir string) string {
+	for _, name := range []string{CheckpointDir, checkpointPrev} {
+		if epochs, err := checkpointEpochs(filepath.Join(runDir, name)); err == nil {
+			return fmt.Sprintf("%s holds the checkpoint after epoch %d (resume continues from there)", runDir, epochs)
 		}
-		return fmt.Errorf("%w; %s in %s", err, last, s.RunDir)
 	}
-	final := filepath.Join(s.RunDir, FinalFile)
-	if err := s.Net.SaveWeights(final, map[string]string{"epochs": fmt.Sprint(e.Epoch), "model": s.Opts.ModelName(), "dataset": s.Opts.Dataset}); err != nil {
-		return err
-	}
-	why := "epoch cap reached"
-	if e.Stopped {
-		why = "learning rate below the limit"
-	}
-	fmt.Fprintf(out, "done: %d epoch%s (%s); weights in %s\n", e.Epoch, plural(e.Epoch), why, final)
-	return nil
+	return fmt.Sprintf("%s holds no checkpoint yet (the same command starts the run again)", runDir)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // chainHooks calls a's hooks, then b's.

@@ -53,7 +53,14 @@ func tinyOptions(epochs int) Options {
 
 func runSession(t *testing.T, ctx context.Context, opts Options, dir string, resume bool, ds *data.Dataset, setup func(*Session)) error {
 	t.Helper()
-	s, err := Prepare(opts, dir, resume, ds)
+	var s *Session
+	var err error
+	if resume {
+		s, err = Resume(dir, Overrides{Epochs: opts.Epochs, Threads: opts.Threads, Data: ds})
+	} else {
+		opts.Data = ds
+		s, err = Start(opts, dir)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +69,7 @@ func runSession(t *testing.T, ctx context.Context, opts Options, dir string, res
 		setup(s)
 	}
 	var out bytes.Buffer
-	err = s.Train(ctx, &out, nil)
+	_, err = s.Train(ctx, &out, nil)
 	t.Logf("%s:\n%s", dir, out.String())
 	return err
 }
@@ -213,14 +220,17 @@ func TestNonFiniteStopsAndKeepsCheckpoint(t *testing.T) {
 	checkUnchanged(t, dir, before)
 }
 
-func TestPrepareRefusesToOverwriteARun(t *testing.T) {
+func TestStartRefusesADirectoryThatIsNoRun(t *testing.T) {
 	ds := syntheticCIFAR(t, 50, 50)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "x"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Prepare(tinyOptions(1), dir, false, ds); err == nil {
-		t.Fatal("Prepare reused a non-empty run directory")
+	opts := tinyOptions(1)
+	opts.Data = ds
+	if s, err := Start(opts, dir); err == nil {
+		s.Close()
+		t.Fatal("Start reused a non-empty directory that holds no run")
 	}
 }
 
@@ -236,7 +246,7 @@ func TestResumeDataDir(t *testing.T) {
 		{"directory the run read", "", "", "", "/last", "/last"},
 		{"nothing known: default", "", "", "", "", ""},
 	} {
-		if got := ResumeDataDir(tc.flag, tc.startFlag, tc.env, tc.lastRoot); got != tc.want {
+		if got := resumeDataDir(tc.flag, tc.startFlag, tc.env, tc.lastRoot); got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
 		}
 	}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"github.com/deepnmf/deepnmf/train"
+
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,7 +18,7 @@ func TestBenchJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
 	}
-	var res benchResult
+	var res train.BenchResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("bench --json printed no JSON object: %v\n%s", err, out)
 	}
@@ -32,14 +35,14 @@ func TestBenchJSON(t *testing.T) {
 	if res.Params != wantParams {
 		t.Errorf("params = %d, want %d", res.Params, wantParams)
 	}
-	if res.Model != "cnmf_1x1" || res.Batch != 2 || res.Input != 28 || res.Threads != 1 || res.Steps != 2 ||
+	if res.Model != "cnmf_1x1" || res.Batch != 2 || !slices.Equal(res.Input, []int{3, 28, 28}) || res.Threads != 1 || res.Steps != 2 ||
 		res.Warmup != 1 || res.Iterations != 3 || res.Backward != "approx" {
 		t.Errorf("settings not echoed: %+v", res)
 	}
 	if res.CPUPath != kernels.ActivePath().String() || res.GoVersion == "" {
 		t.Errorf("cpu_path %q (want %q), go_version %q", res.CPUPath, kernels.ActivePath(), res.GoVersion)
 	}
-	for name, p := range map[string]*benchPhase{"train": res.Train, "infer": res.Infer} {
+	for name, p := range map[string]*train.BenchPhase{"train": res.Train, "infer": res.Infer} {
 		if p == nil {
 			t.Errorf("%s: missing", name)
 			continue
@@ -67,7 +70,7 @@ func TestBenchModeAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
 	}
-	var res benchResult
+	var res train.BenchResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -84,5 +87,23 @@ func TestBenchModeAndErrors(t *testing.T) {
 		if out, err := execute(append([]string{"bench", "--batch", "1"}, args...)...); err == nil {
 			t.Errorf("bench %v: no error\n%s", args, out)
 		}
+	}
+}
+
+// A list of thread counts times each one; --json then prints an array.
+func TestBenchThreadList(t *testing.T) {
+	out, err := execute("bench", "--threads", "1,2", "--batch-size", "2", "--steps", "1", "--warmup", "0",
+		"--iterations", "2", "--mode", "infer", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []train.BenchResult
+	if err := json.Unmarshal([]byte(out), &rs); err != nil || len(rs) != 2 || rs[0].Threads != 1 || rs[1].Threads != 2 {
+		t.Fatalf("bench --threads 1,2 --json: %s (%v)", out, err)
+	}
+	text, err := execute("bench", "--threads", "1,2", "--batch-size", "2", "--steps", "1", "--warmup", "0",
+		"--iterations", "2", "--mode", "infer")
+	if err != nil || !strings.Contains(text, "2 threads:  infer") {
+		t.Errorf("no scaling table:\n%s (%v)", text, err)
 	}
 }

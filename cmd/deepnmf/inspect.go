@@ -13,6 +13,7 @@ import (
 
 	"github.com/deepnmf/deepnmf/data"
 	"github.com/deepnmf/deepnmf/nn"
+	"github.com/deepnmf/deepnmf/train"
 )
 
 func init() { subcommands = append(subcommands, newInspectCmd) }
@@ -61,7 +62,7 @@ Presets: ` + strings.Join(nn.PresetNames(), ", ") + `.`,
 			case model != "":
 				cfg, err = nn.Preset(model)
 			case config != "":
-				cfg, err = nn.LoadConfig(config)
+				cfg, err = train.ConfigOrPreset(config)
 				name = config
 			default:
 				return errors.New("inspect: give --model PRESET or --config FILE")
@@ -79,7 +80,7 @@ Presets: ` + strings.Join(nn.PresetNames(), ", ") + `.`,
 					return err
 				}
 				in = nn.Shape{C: info.Channels, H: info.Crop, W: info.Crop}
-			} else if in, err = parseShape(input); err != nil {
+			} else if in, err = parseShape(input, 3); err != nil {
 				return err
 			}
 			res, err := inspectNetwork(name, cfg, in)
@@ -102,18 +103,22 @@ Presets: ` + strings.Join(nn.PresetNames(), ", ") + `.`,
 	return cmd
 }
 
-func parseShape(s string) (nn.Shape, error) {
+// parseShape reads --input: C,H,W, or a single H meaning defaultC×H×H.
+func parseShape(s string, defaultC int) (nn.Shape, error) {
 	parts := strings.Split(s, ",")
-	if len(parts) != 3 {
-		return nn.Shape{}, fmt.Errorf("--input %q: want C,H,W", s)
+	if len(parts) != 3 && len(parts) != 1 {
+		return nn.Shape{}, fmt.Errorf("--input %q: want C,H,W (or H)", s)
 	}
-	var v [3]int
-	for i, p := range parts {
+	var v []int
+	for _, p := range parts {
 		n, err := strconv.Atoi(strings.TrimSpace(p))
 		if err != nil || n < 1 {
 			return nn.Shape{}, fmt.Errorf("--input %q: %q is not a positive integer", s, p)
 		}
-		v[i] = n
+		v = append(v, n)
+	}
+	if len(v) == 1 {
+		return nn.Shape{C: defaultC, H: v[0], W: v[0]}, nil
 	}
 	return nn.Shape{C: v[0], H: v[1], W: v[2]}, nil
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deepnmf/deepnmf/data"
-	"github.com/deepnmf/deepnmf/nn"
+	"github.com/deepnmf/deepnmf/train"
 )
 
 func init() { subcommands = append(subcommands, newPredictCmd) }
@@ -33,8 +33,9 @@ type classScore struct {
 }
 
 func newPredictCmd() *cobra.Command {
-	var runDir, weights, configPath, dataset string
-	var top, threads int
+	var src train.ModelSource
+	var open train.OpenOptions
+	var top int
 	var asJSON, runningStats bool
 	cmd := &cobra.Command{
 		Use:   "predict [flags] IMAGE...",
@@ -62,71 +63,36 @@ config.json and dataset), or --weights FILE --config FILE|PRESET [--dataset NAME
 weights saved by deepnmf carry their config, so --config may be left out.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			if runDir == "" && weights == "" {
+			if src.RunDir == "" && src.Weights == "" {
 				return errors.New("give --run RUN_DIR, or --weights FILE with --config")
 			}
-			if top < 1 || threads < 1 {
-				return fmt.Errorf("--top and --threads must be at least 1, got %d and %d", top, threads)
+			if top < 1 || open.Threads < 1 {
+				return fmt.Errorf("--top and --threads must be at least 1, got %d and %d", top, open.Threads)
 			}
-			var cfg *nn.Config
-			var err error
-			if runDir != "" {
-				opts, err := fromRunDir(runDir, &weights, &configPath)
-				if err != nil {
-					return err
-				}
-				if !cmd.Flags().Changed("dataset") {
-					dataset = opts.Dataset
-				}
-				if !cmd.Flags().Changed("running-stats") {
-					runningStats = opts.RunningStats
-				}
-			} else if !cmd.Flags().Changed("dataset") {
-				if d := datasetFromWeights(weights); d != "" {
-					dataset = d
-				}
+			if !cmd.Flags().Changed("dataset") {
+				open.Dataset = "" // the run's or the weights', else CIFAR-10
 			}
-			if configPath == "" {
-				// As eval: weights saved by deepnmf carry their config; PyTorch's do not.
-				cfg, err = nn.ConfigFromWeights(weights)
-			} else {
-				cfg, err = loadConfigOrPreset(configPath)
+			if cmd.Flags().Changed("running-stats") {
+				open.RunningStats = &runningStats
 			}
+			open.BatchSize = len(files)
+			m, err := train.OpenModel(src, open)
 			if err != nil {
 				return err
 			}
-			info, err := data.Lookup(dataset)
-			if err != nil {
-				return err
-			}
-			in := nn.Shape{C: info.Channels, H: info.Crop, W: info.Crop}
+			defer m.Close()
+			info, in := m.Dataset, m.Input
 			x := make([]float32, len(files)*in.C*in.H*in.W)
 			for i, path := range files {
 				if err := loadImage(path, info, x[i*in.C*in.H*in.W:(i+1)*in.C*in.H*in.W]); err != nil {
 					return err
 				}
 			}
-			source := configPath
-			if source == "" {
-				source = weights + " (metadata)"
-			}
-			net, err := nn.Build(cfg, in, len(files), nn.Options{Threads: threads, RunningStats: runningStats}, 0)
-			if err != nil {
-				return fmt.Errorf("%s on %s input %d×%d×%d: %w", source, info.Name, in.C, in.H, in.W, err)
-			}
-			defer net.Close()
-			classes := net.Classes()
-			if classes != info.NumClasses() {
-				return fmt.Errorf("the network of %s has %d outputs, dataset %s has %d classes", source, classes, info.Name, info.NumClasses())
-			}
-			if err := net.LoadWeights(weights); err != nil {
-				return weightsMismatch(err, source, info.Name, in)
-			}
-			net.SetTraining(false)
-			probs, err := net.Forward(x, len(files))
+			probs, err := m.Predict(x, len(files))
 			if err != nil {
 				return err
 			}
+			classes := m.Net.Classes()
 			k := min(top, classes)
 			var preds []prediction
 			for i, f := range files {
@@ -144,9 +110,7 @@ weights saved by deepnmf carry their config, so --config may be left out.`,
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(preds)
+				return json.NewEncoder(w).Encode(preds)
 			}
 			for _, p := range preds {
 				fmt.Fprintf(w, "%s:", p.File)
@@ -159,12 +123,10 @@ weights saved by deepnmf carry their config, so --config may be left out.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&runDir, "run", "", "run directory written by deepnmf train")
-	f.StringVar(&weights, "weights", "", "weights file (safetensors with the official keys)")
-	f.StringVar(&configPath, "config", "", "network config file or preset name (default: the run's config.json, else the one stored in --weights)")
-	f.StringVar(&dataset, "dataset", "cifar10", "dataset the network was trained on (class names, image size; default: the run's, else the one deepnmf train recorded in --weights)")
+	addModelSourceFlags(f, &src)
+	f.StringVar(&open.Dataset, "dataset", "cifar10", "dataset the network was trained on (class names, image size; default: the run's, else the one deepnmf train recorded in --weights)")
 	f.IntVar(&top, "top", 3, "number of classes to print per image")
-	f.IntVar(&threads, "threads", runtime.NumCPU(), "worker goroutines (fixed shards of the batch)")
+	f.IntVar(&open.Threads, "threads", runtime.NumCPU(), "worker goroutines (fixed shards of the batch)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	f.BoolVar(&runningStats, "running-stats", false, "the weights carry BatchNorm running statistics; use them (default with --run: as the run was trained)")
 	return cmd

@@ -6,11 +6,13 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/deepnmf/deepnmf/data"
 	"github.com/deepnmf/deepnmf/kernels"
 	"github.com/deepnmf/deepnmf/nn"
 	"github.com/deepnmf/deepnmf/nnmf"
+	"github.com/deepnmf/deepnmf/train"
 )
 
 func newRootCmd() *cobra.Command {
@@ -31,6 +33,8 @@ networks improves performance". Pure Go, CPU only.`,
 			}
 		},
 	}
+	root.Version = buildVersion()
+	root.SetVersionTemplate(versionLine() + "\n")
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}
@@ -105,3 +109,45 @@ func rejectUnknownSubcommands(c *cobra.Command) {
 // subcommands is filled by the init functions of the files that define the
 // commands, so that each command lives in its own file without editing this one.
 var subcommands []func() *cobra.Command
+
+// flagAliases maps, per flag set, an old flag spelling to the current name.
+var flagAliases = map[*pflag.FlagSet]map[string]string{}
+
+// hiddenAlias makes --old a hidden spelling of --name on fl, kept for one
+// release after a rename so that scripts written against it still work.
+// The alias is no flag of its own: pflag rewrites it to name, so that
+// Changed(name) is true either way and --help shows only the new name.
+func hiddenAlias(fl *pflag.FlagSet, old, name string) {
+	m := flagAliases[fl]
+	if m == nil {
+		m = map[string]string{}
+		flagAliases[fl] = m
+		fl.SetNormalizeFunc(func(_ *pflag.FlagSet, n string) pflag.NormalizedName {
+			if to, ok := m[n]; ok {
+				return pflag.NormalizedName(to)
+			}
+			return pflag.NormalizedName(n)
+		})
+	}
+	m[old] = name
+}
+
+// addModelSourceFlags adds the flags that name a trained model, the same on
+// every command that opens one.
+func addModelSourceFlags(fl *pflag.FlagSet, src *train.ModelSource) {
+	fl.StringVar(&src.RunDir, "run", "", "run directory written by deepnmf train")
+	fl.StringVar(&src.Weights, "weights", "", "weights file (safetensors with the official state_dict keys)")
+	fl.StringVar(&src.Config, "config", "", "network config file (official JSON format) or preset name")
+}
+
+// flagError names options the way the command line spells them: library
+// errors name an option by its JSON key (batch_size), the flag is --batch-size.
+func flagError(err error) error {
+	msg := err.Error()
+	for _, k := range train.OptionKeys() {
+		if strings.HasPrefix(msg, k+" ") {
+			return fmt.Errorf("--%s%s", strings.ReplaceAll(k, "_", "-"), strings.TrimPrefix(msg, k))
+		}
+	}
+	return err
+}

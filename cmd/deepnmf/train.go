@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -85,10 +82,12 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 				}
 				opts.DataDir = abs
 			}
-			runDir := out
+			var s *train.Session
+			var err error
 			if isResume {
-				if resume != "" {
-					runDir = resume
+				runDir := resume
+				if runDir == "" {
+					runDir = out
 				}
 				if runDir == "" {
 					return errors.New("--resume needs a run directory (--resume RUN_DIR or --out RUN_DIR)")
@@ -100,67 +99,55 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 						return fmt.Errorf("--%s cannot change on --resume (the run keeps its options; only --epochs, --threads and --data-dir may be given)", name)
 					}
 				}
-				if !cmd.Flags().Changed("epochs") {
-					opts.Epochs = 0
+				over := train.Overrides{DataDir: opts.DataDir}
+				if cmd.Flags().Changed("epochs") {
+					over.Epochs = opts.Epochs
 				}
-				if !cmd.Flags().Changed("threads") {
-					opts.Threads = 0
+				if cmd.Flags().Changed("threads") {
+					over.Threads = opts.Threads
 				}
-			} else if runDir == "" {
-				runDir = opts.DefaultRunDir(time.Now())
-			}
-			if !isResume {
+				s, err = train.Resume(runDir, over)
+			} else {
+				runDir := out
+				if runDir == "" {
+					runDir = opts.DefaultRunDir(time.Now())
+				}
 				// Reject a bad flag before a dataset is loaded, or downloaded.
 				if err := opts.Validate(); err != nil {
-					return err
+					return flagError(err)
 				}
 				if _, err := opts.NetworkConfig(); err != nil {
 					return err
 				}
-				if err := train.CheckNewRunDir(runDir); err != nil {
+				if err := train.CheckStart(runDir); err != nil {
+					return fmt.Errorf("%w (--resume continues a run)", err)
+				}
+				if opts.Data, err = loadDataset(cmd, opts.Dataset, opts.DataDir, !noFetch); err != nil {
 					return err
 				}
+				s, err = train.Start(opts, runDir)
 			}
-			dataset, dataDir := opts.Dataset, opts.DataDir
-			if isResume {
-				info, err := train.LoadRunOptions(runDir)
-				if err != nil {
-					return fmt.Errorf("--resume: %w", err)
-				}
-				dataset = info.Options.Dataset
-				dataDir = train.ResumeDataDir(dataDir, info.Options.DataDir, os.Getenv(data.EnvDataDir), info.DataRoot)
-			}
-			ds, err := loadDataset(cmd, dataset, dataDir, !noFetch)
-			if err != nil {
-				return err
-			}
-			s, err := train.Prepare(opts, runDir, isResume, ds)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
 			w := cmd.OutOrStdout()
+			for _, n := range s.Notices {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", s.RunDir, n)
+			}
+			total, _ := s.Net.ParamCount()
 			fmt.Fprintf(w, "run %s: %s on %s, seed %d, %d threads, CPU path %s, %d parameters\n",
-				runDir, s.Opts.ModelName(), s.Opts.Dataset, s.Opts.Seed, s.Opts.Threads, s.Info.CPUPath, paramCount(s.Net))
-			if isResume {
-				fmt.Fprintf(w, "resuming after epoch %d\n", s.Engine.Epoch-1)
+				s.RunDir, s.Opts.ModelName(), s.Opts.Dataset, s.Opts.Seed, s.Opts.Threads, s.Info.CPUPath, total)
+			if s.Resumed {
+				fmt.Fprintf(w, "resuming after epoch %d\n", s.Engine.Epoch)
 			}
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			var bar io.Writer
 			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				bar = f
 			}
-			err = s.Train(ctx, w, bar)
-			if errors.Is(err, train.ErrInterrupted) {
-				if !isResume && abandonRunWithoutCheckpoint(runDir) {
-					return fmt.Errorf("%w; nothing to resume, so what the run had written was removed: give the same command again to start over", err)
-				}
-				return fmt.Errorf("%w; continue with: deepnmf train --resume %s", err, runDir)
+			_, err = s.Train(cmd.Context(), w, bar)
+			if errors.Is(err, train.ErrInterrupted) && train.HasCheckpoint(s.RunDir) {
+				return fmt.Errorf("%w\ncontinue with: deepnmf train --resume %s", err, s.RunDir)
 			}
 			return err
 		},
@@ -175,29 +162,21 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 	f.StringVar(&out, "out", "", "run directory (default runs/<model>-<dataset>-seed<seed>-<time>)")
 	f.StringVar(&resume, "resume", "", "continue the run in this directory (or, given alone, in --out) from its last checkpoint")
 	f.Lookup("resume").NoOptDefVal = resumeUsesOut
-	f.StringVar(&opts.Backward, "backward", opts.Backward, "NNMF backward: approx|unrolled|implicit|last_iter|last_iter_sqrt_t")
+	f.TextVar(&opts.Backward, "backward", opts.Backward, "NNMF backward: approx|unrolled|implicit|last_iter|last_iter_sqrt_t")
 	f.IntVar(&opts.Iterations, "iterations", 0, "NNMF iterations of the a/b layers (0 = the config's)")
 	f.IntVar(&opts.Threads, "threads", runtime.NumCPU(), "goroutines per batch (results are bit-identical for a given count)")
 	f.IntVar(&opts.LimitTrain, "limit-train", 0, "train on the first N training images only (0 = all)")
 	f.IntVar(&opts.LimitTest, "limit-test", 0, "test on the first N test images only (0 = all)")
-	f.StringVar(&opts.Augment, "augment", opts.Augment, "training augmentation: per-batch (official) | per-image | none")
+	f.TextVar(&opts.Augment, "augment", opts.Augment, "training augmentation: per-batch (official) | per-image | none")
 	f.IntVar(&opts.BatchSize, "batch-size", opts.BatchSize, "mini-batch size (train and test)")
 	f.Float64Var(&opts.LR[nn.GroupNeuronA], "lr-a", opts.LR[nn.GroupNeuronA], "initial learning rate of the neuron a group")
 	f.Float64Var(&opts.LR[nn.GroupNeuronB], "lr-b", opts.LR[nn.GroupNeuronB], "initial learning rate of the neuron b group")
 	f.Float64Var(&opts.LR[nn.GroupBatchNorm], "lr-bn", opts.LR[nn.GroupBatchNorm], "initial learning rate of the batchnorm2d group")
 	f.Float64Var(&opts.LR[nn.GroupPool], "lr-pool", opts.LR[nn.GroupPool], "initial learning rate of the neuron pool group")
-	f.IntVar(&opts.LossMode, "loss-mode", opts.LossMode, "0 = (0.5·MSE + KL)/1.5 (official), 1 = cross-entropy on the probabilities")
+	f.IntVar((*int)(&opts.LossMode), "loss-mode", int(opts.LossMode), "0 = (0.5·MSE + KL)/1.5 (official), 1 = cross-entropy on the probabilities")
 	f.BoolVar(&opts.RunningStats, "running-stats", false, "BatchNorm keeps running statistics and uses them at evaluation (the official code uses batch statistics)")
 	f.BoolVar(&noFetch, "no-fetch", false, "never download a missing dataset")
 	return cmd
-}
-
-func paramCount(n *nn.Network) int {
-	total := 0
-	for _, p := range n.Params() {
-		total += len(p.Data)
-	}
-	return total
 }
 
 // loadDataset loads a dataset from the data root and, when it is missing and
@@ -220,20 +199,4 @@ func loadDataset(cmd *cobra.Command, name, dataDir string, fetch bool) (*data.Da
 		return nil, fmt.Errorf("%w\n(the download failed too: %v)", err, ferr)
 	}
 	return data.Load(name, root)
-}
-
-// abandonRunWithoutCheckpoint removes what a new run interrupted before its
-// first checkpoint wrote (run.json, config.json, then the directory if that
-// leaves it empty) and reports whether it did. --resume has nothing to start
-// from in such a directory, and --out refuses it because it is not empty, so
-// the user would have had to delete it by hand.
-func abandonRunWithoutCheckpoint(runDir string) bool {
-	if _, err := os.Stat(filepath.Join(runDir, train.CheckpointDir, train.StateFile)); !errors.Is(err, fs.ErrNotExist) {
-		return false
-	}
-	for _, name := range []string{"run.json", "config.json"} {
-		os.Remove(filepath.Join(runDir, name))
-	}
-	os.Remove(runDir)
-	return true
 }

@@ -63,7 +63,7 @@ func TestStepperTrainStepMatchesEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Epochs = 1
-	e := &Engine{Model: engineNet, Opt: opt, Cfg: cfg, Train: data, Test: noTest{}, MaxBatch: batch, InputLen: in.C * in.H * in.W}
+	e := &Engine{Net: engineNet, Opt: opt, Cfg: cfg, Train: data, Test: noTest{}, MaxBatch: batch, InputLen: in.C * in.H * in.W}
 	if err := e.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
