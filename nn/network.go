@@ -41,10 +41,22 @@ func (s Shape) size() int { return s.C * s.H * s.W }
 
 // Options are the build-time choices that the config file does not carry.
 type Options struct {
-	Threads      int         // shards of the network's kernels.Pool (default 1)
+	// Threads is the number of shards of the network's kernels.Pool (default
+	// 1). It is never clamped, because the shard count fixes the order of the
+	// gradient sums and so the bits of the results; each shard's workspace
+	// is counted in the memory estimate, so an absurd count is refused by
+	// the MaxMemory budget instead.
+	Threads      int
 	Backward     nnmf.Method // backward method of every NNMF layer (default Approx)
 	Iterations   int         // > 0 overrides cfg.Iterations for a/b-slot NNMF layers (not pooling)
 	RunningStats bool        // BatchNorm keeps running statistics (momentum 0.1), used when not training
+	// MaxMemory is the memory budget in bytes that Build checks the
+	// network's estimate against (see EstimateMemory): 0 means
+	// DefaultMaxMemory(), a negative value no limit.
+	MaxMemory int64
+	// Optimizer counts Adam's two moments per parameter, which a trainer
+	// keeps beside the network, in the memory estimate.
+	Optimizer bool
 }
 
 // LayerInfo describes one layer of the official Sequential.
@@ -79,9 +91,10 @@ type Network struct {
 	opt      Options
 	training bool
 
-	gradOut   []float32 // ∂L/∂output, the last layer's gy
-	firstGrad int       // backward stops at this layer (the first one with parameters)
-	batch     int       // batch of the last Forward, 0 before the first
+	gradOut   []float32       // ∂L/∂output, the last layer's gy
+	firstGrad int             // backward stops at this layer (the first one with parameters)
+	batch     int             // batch of the last Forward, 0 before the first
+	interrupt <-chan struct{} // see SetInterrupt
 }
 
 // Params lists the trainable parameters in official state_dict order.
@@ -143,7 +156,10 @@ func (n *Network) Forward(x []float32, batch int) ([]float32, error) {
 	// The first layer (a ReLU, elementwise) and the first Unfold read the
 	// caller's NCHW batch in place.
 	n.layers[0].base().x = x[:batch*n.in.size()]
-	for _, l := range n.layers {
+	for i, l := range n.layers {
+		if err := n.interrupted(i); err != nil {
+			return nil, err
+		}
 		b := l.base()
 		b.batch = batch
 		if err := l.forward(batch); err != nil {
@@ -167,6 +183,9 @@ func (n *Network) Backward(gradOut []float32) error {
 	}
 	copy(n.gradOut[:need], gradOut[:need])
 	for i := len(n.layers) - 1; i >= n.firstGrad; i-- {
+		if err := n.interrupted(i); err != nil {
+			return err
+		}
 		if err := n.layers[i].backward(n.batch); err != nil {
 			return err
 		}

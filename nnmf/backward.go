@@ -39,6 +39,9 @@ func (l *Layer) Backward(ws *Workspace, x []float32, rows int, w, h, gradH, grad
 	w, gradW = w[:k*d], gradW[:k*d]
 	sqrtT := float32(math.Sqrt(float64(l.Iterations)))
 	for r0 := 0; r0 < rows; r0 += ws.block {
+		if l.stopped() {
+			return l.interrupted()
+		}
 		n := min(ws.block, rows-r0)
 		xb, hb, gb, gxb := x[r0*d:(r0+n)*d], h[r0*k:(r0+n)*k], gradH[r0*k:(r0+n)*k], gradX[r0*d:(r0+n)*d]
 		switch l.method {

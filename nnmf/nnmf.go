@@ -77,6 +77,9 @@ var ErrNotFinite = errors.New("non-finite value")
 // Workspace.
 type Layer struct {
 	Config
+	// Stop, once closed, makes Forward and Backward give up within a bounded
+	// amount of work with an error wrapping ErrInterrupted (nil: never).
+	Stop   <-chan struct{}
 	method Method // the method in effect: Approx for local learning (spec §1.6)
 }
 

@@ -425,3 +425,22 @@ func TestNetworkConfigFileOrPreset(t *testing.T) {
 		t.Errorf("model name %q", o.ModelName())
 	}
 }
+
+// A model opened from a run reads its data where the run did.
+func TestModelDataDir(t *testing.T) {
+	t.Setenv(data.EnvDataDir, "")
+	m := &Model{Run: &RunInfo{Options: Options{DataDir: ""}, DataRoot: "/where/it/read"}}
+	if got := m.DataDir(""); got != "/where/it/read" {
+		t.Errorf("DataDir = %q, want the run's data root", got)
+	}
+	if got := m.DataDir("/flag"); got != "/flag" {
+		t.Errorf("DataDir(flag) = %q", got)
+	}
+	t.Setenv(data.EnvDataDir, "/env")
+	if got := m.DataDir(""); got != "" {
+		t.Errorf("with $%s set, DataDir = %q, want \"\" (the environment decides)", data.EnvDataDir, got)
+	}
+	if got := (&Model{}).DataDir(""); got != "" {
+		t.Errorf("bare weights: DataDir = %q", got)
+	}
+}

@@ -204,14 +204,9 @@ func (c *Checkpointer) Load(e *Engine) error {
 	if err != nil {
 		return err
 	}
-	var st checkpointState
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&st); err != nil {
-		return fmt.Errorf("%s: %w", statePath, err)
-	}
-	if st.Format != stateFormat {
-		return fmt.Errorf("%s: format %d, this build reads format %d", statePath, st.Format, stateFormat)
+	st, err := parseState(raw, statePath)
+	if err != nil {
+		return err
 	}
 	if st.Streams.Seed != c.Seed {
 		return fmt.Errorf("%s: the checkpoint was made with seed %d, not %d", statePath, st.Streams.Seed, c.Seed)
@@ -225,6 +220,9 @@ func (c *Checkpointer) Load(e *Engine) error {
 	momentsPath := filepath.Join(dir, OptimizerFile)
 	moments, _, err := nn.ReadSafetensors(momentsPath)
 	if err != nil {
+		return err
+	}
+	if err := checkMoments(momentsPath, moments); err != nil {
 		return err
 	}
 	for i, saved := range st.Optimizers {
@@ -258,6 +256,20 @@ func (c *Checkpointer) Load(e *Engine) error {
 	e.Stopped = st.Stopped
 	e.History = st.History
 	return WriteMetricsCSV(filepath.Join(c.RunDir, MetricsFile), e.Opt.Groups, e.History)
+}
+
+// parseState decodes and validates a state.json; path names it in errors.
+func parseState(raw []byte, path string) (checkpointState, error) {
+	var st checkpointState
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return st, fmt.Errorf("%s: %w", path, err)
+	}
+	if st.Format != stateFormat {
+		return st, fmt.Errorf("%s: format %d, this build reads format %d", path, st.Format, stateFormat)
+	}
+	return st, st.validate(path)
 }
 
 // MetricsHeader is the reference CSV's columns followed by one learning-rate
@@ -357,4 +369,32 @@ func ReadMetrics(runDir string) ([]Metrics, error) {
 		return nil, fmt.Errorf("%w (is %s a run directory?)", err, runDir)
 	}
 	return nil, nil
+}
+
+// tidyCheckpoint settles what a kill between Save's two renames or before
+// its last removal leaves, and appends what it did to done: a
+// checkpoint.prev beside a complete checkpoint is superseded and removed (a
+// finished run never saves again, so nothing else would); one without is the
+// only checkpoint and becomes checkpoint/ again, so that the next Save,
+// which starts by removing checkpoint.prev, cannot leave the run with none.
+func tidyCheckpoint(runDir string, done []string) ([]string, error) {
+	cur := filepath.Join(runDir, CheckpointDir)
+	prev := filepath.Join(runDir, checkpointPrev)
+	switch {
+	case !fileExists(prev):
+		return done, nil
+	case fileExists(filepath.Join(cur, StateFile)):
+		if err := os.RemoveAll(prev); err != nil {
+			return done, err
+		}
+		return append(done, checkpointPrev+"/ (superseded by "+CheckpointDir+"/)"), nil
+	case fileExists(filepath.Join(prev, StateFile)) && !fileExists(cur):
+		if err := os.Rename(prev, cur); err != nil {
+			return done, err
+		}
+		return append(done, checkpointPrev+"/ (restored as "+CheckpointDir+"/)"), syncDir(runDir)
+	}
+	// A checkpoint/ without state.json is none of Save's writes (it renames
+	// complete directories only): leave both for the user to look at.
+	return done, nil
 }

@@ -156,6 +156,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	e.step = step
+	defer interruptInside(e.Net, ctx)()
 	e.x = make([]float32, e.MaxBatch*e.InputLen)
 	e.labels = make([]int, e.MaxBatch)
 	for !e.Stopped && e.Epoch < e.Cfg.Epochs {
@@ -199,8 +200,10 @@ func (e *Engine) runEpoch(ctx context.Context) (Metrics, error) {
 			return m, fmt.Errorf("train: epoch %d batch %d: %w", epoch, b, err)
 		}
 		correct, loss, err := e.step.TrainStep(e.x[:n*e.InputLen], e.labels[:n])
-		if err != nil {
-			return m, fmt.Errorf("train: epoch %d batch %d: %w", epoch, b, err)
+		if errors.Is(err, nn.ErrInterrupted) {
+			return m, fmt.Errorf("%w during epoch %d (inside batch %d of %d)", ErrInterrupted, epoch, b, nb)
+		} else if err != nil {
+			return m, divergedHint(fmt.Errorf("train: epoch %d batch %d: %w", epoch, b, err), e.Cfg.LR)
 		}
 		m.TrainCorrect += correct
 		// loss.item() added to a Python float (spec §3.3).
@@ -246,7 +249,9 @@ func (e *Engine) evaluate(ctx context.Context, epoch int) (correct, images int, 
 			return 0, 0, fmt.Errorf("train: test batch %d: %w", b, err)
 		}
 		c, err := infer(e.Net, e.x[:n*e.InputLen], e.labels[:n])
-		if err != nil {
+		if errors.Is(err, nn.ErrInterrupted) {
+			return 0, 0, fmt.Errorf("%w while testing after epoch %d", ErrInterrupted, epoch)
+		} else if err != nil {
 			return 0, 0, fmt.Errorf("train: test batch %d after epoch %d: %w", b, epoch, err)
 		}
 		correct += c

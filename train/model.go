@@ -37,6 +37,9 @@ type OpenOptions struct {
 	// RunningStats, if not nil, says whether the weights carry BatchNorm
 	// running statistics to use instead of batch statistics.
 	RunningStats *bool
+	// MaxMemory is the network's memory budget (nn.Options.MaxMemory; 0 =
+	// half of the machine's RAM).
+	MaxMemory int64
 }
 
 // Model is a trained network opened for evaluation, with what deepnmf
@@ -134,7 +137,7 @@ func OpenModel(src ModelSource, o OpenOptions) (*Model, error) {
 		return nil, err
 	}
 	m.Input = nn.Shape{C: m.Dataset.Channels, H: m.Dataset.Crop, W: m.Dataset.Crop}
-	if m.Net, err = buildFor(m.Config, m.ConfigSource, m.Dataset, m.BatchSize, nn.Options{Threads: threads, RunningStats: m.RunningStats}, 0); err != nil {
+	if m.Net, err = buildFor(m.Config, m.ConfigSource, m.Dataset, m.BatchSize, nn.Options{Threads: threads, RunningStats: m.RunningStats, MaxMemory: o.MaxMemory}, 0); err != nil {
 		return nil, err
 	}
 	if err := m.Net.LoadWeights(m.Weights); err != nil {
@@ -204,6 +207,17 @@ func weightsMismatch(err error, config, dataset string, in nn.Shape) error {
 		err, config, dataset, in.C, in.H, in.W)
 }
 
+// DataDir is the data directory to read the model's dataset from: flag if
+// given; for a run, else the directory it was started with, else (without
+// $DEEPNMF_DATA) the one it last read, as a resume would; "" leaves the
+// choice to data.ResolveDir.
+func (m *Model) DataDir(flag string) string {
+	if m.Run == nil {
+		return flag
+	}
+	return resumeDataDir(flag, m.Run.Options.DataDir, os.Getenv(data.EnvDataDir), m.Run.DataRoot)
+}
+
 // Predict runs the network in evaluation mode on n prepared images x
 // (NCHW, the dataset's crop) and returns the n × classes probabilities,
 // valid until the next call. The images form one batch: with batch
@@ -267,6 +281,7 @@ func Evaluate(ctx context.Context, net Network, ds *data.Dataset, o EvalOptions)
 		full = make([]float32, o.BatchSize*ds.Test.ImageSize())
 	}
 	var r EvalResult
+	defer interruptInside(net, ctx)()
 	for b := range l.NumBatches() {
 		if err := ctx.Err(); err != nil {
 			return r, fmt.Errorf("%w while evaluating (batch %d of %d)", ErrInterrupted, b, l.NumBatches())
@@ -283,7 +298,9 @@ func Evaluate(ctx context.Context, net Network, ds *data.Dataset, o EvalOptions)
 			return r, fmt.Errorf("test batch %d: %w", b, err)
 		}
 		correct, err := infer(net, x[:n*c*h*w], labels[:n])
-		if err != nil {
+		if errors.Is(err, nn.ErrInterrupted) {
+			return r, fmt.Errorf("%w while evaluating (inside batch %d of %d)", ErrInterrupted, b, l.NumBatches())
+		} else if err != nil {
 			return r, fmt.Errorf("test batch %d: %w", b, err)
 		}
 		r.Correct += correct

@@ -53,6 +53,17 @@ func LoadRunInfo(runDir string) (RunInfo, error) {
 	if err := json.Unmarshal(raw, &info); err != nil {
 		return RunInfo{}, fmt.Errorf("%s: %w", path, err)
 	}
+	// "model" is omitted when empty (a run of a config file or an in-memory
+	// config); the default preset must not fill it in, or the options no
+	// longer equal the ones the run was started with (StartOrResume).
+	var keys struct {
+		Options map[string]json.RawMessage `json:"options"`
+	}
+	if json.Unmarshal(raw, &keys) == nil {
+		if _, ok := keys.Options["model"]; !ok {
+			info.Options.Model = ""
+		}
+	}
 	if err := info.Options.Validate(); err != nil {
 		return RunInfo{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -96,6 +107,8 @@ type Overrides struct {
 	Threads int
 	DataDir string
 	Data    *data.Dataset // an already loaded dataset (it must be the run's)
+	// MaxMemory is the network's memory budget (Options.MaxMemory).
+	MaxMemory int64
 }
 
 // Session is a run directory opened for training: data, network,
@@ -157,6 +170,7 @@ func Resume(runDir string, over Overrides) (*Session, error) {
 	}
 	opts.DataDir = resumeDataDir(over.DataDir, opts.DataDir, os.Getenv(data.EnvDataDir), info.DataRoot)
 	opts.Data = over.Data
+	opts.MaxMemory = over.MaxMemory
 	return open(opts, runDir, mustResume)
 }
 
@@ -242,7 +256,7 @@ func open(opts Options, runDir string, mode openMode) (s *Session, err error) {
 			return s, err
 		}
 		saved := info.Options
-		saved.Epochs, saved.Threads, saved.DataDir, saved.Data = opts.Epochs, opts.Threads, opts.DataDir, opts.Data
+		saved.Epochs, saved.Threads, saved.DataDir, saved.Data, saved.MaxMemory = opts.Epochs, opts.Threads, opts.DataDir, opts.Data, opts.MaxMemory
 		saved.Name = saved.ModelName()
 		saved.Network, err = nn.LoadConfig(filepath.Join(runDir, ConfigFile))
 		if err != nil {
@@ -324,6 +338,9 @@ func (s *Session) removeLeftovers() error {
 			removed = append(removed, e.Name()+"/")
 		}
 	}
+	if removed, err = tidyCheckpoint(s.RunDir, removed); err != nil {
+		return err
+	}
 	for _, dir := range []string{s.RunDir, filepath.Join(s.RunDir, CheckpointDir)} {
 		names, err := atomicfile.RemoveTemps(dir)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -380,6 +397,7 @@ func (s *Session) prepareResume(over Options) error {
 		opts.DataDir = over.DataDir
 	}
 	opts.Data = over.Data
+	opts.MaxMemory = over.MaxMemory
 	info.Resumed = append(info.Resumed, time.Now().UTC().Format(time.RFC3339))
 	info.Threads, info.Version = opts.Threads, Version()
 	info.Options = opts
@@ -404,6 +422,10 @@ func (s *Session) build(opts Options, netCfg *nn.Config, source string) error {
 	s.Opts, s.NetCfg = opts, netCfg
 	ds := opts.Data
 	if ds == nil {
+		// Refuse a network over the memory budget before loading the data.
+		if err := opts.CheckMemory(netCfg, source); err != nil {
+			return err
+		}
 		root, err := data.ResolveDir(opts.DataDir)
 		if err != nil {
 			return err
@@ -424,8 +446,8 @@ func (s *Session) build(opts Options, netCfg *nn.Config, source string) error {
 	if err != nil {
 		return err
 	}
-	net, err := buildFor(netCfg, source, ds.Info, opts.BatchSize,
-		nn.Options{Threads: opts.Threads, Backward: opts.Backward, Iterations: opts.Iterations, RunningStats: opts.RunningStats}, opts.Seed)
+	maxBatch := WorkspaceBatch(opts.BatchSize, trainSet.Images(), testSet.Images())
+	net, err := buildFor(netCfg, source, ds.Info, maxBatch, opts.NetOptions(), opts.Seed)
 	if err != nil {
 		return err
 	}
@@ -442,7 +464,7 @@ func (s *Session) build(opts Options, netCfg *nn.Config, source string) error {
 	in := nn.Shape{C: ds.Channels, H: ds.Crop, W: ds.Crop}
 	s.Engine = &Engine{
 		Net: net, Opt: opt, Cfg: cfg, Train: trainSet, Test: testSet,
-		MaxBatch: opts.BatchSize, InputLen: in.C * in.H * in.W,
+		MaxBatch: maxBatch, InputLen: in.C * in.H * in.W,
 	}
 	s.Ckpt = &Checkpointer{RunDir: s.RunDir, Weights: net, Seed: opts.Seed,
 		Metadata: map[string]string{"model": opts.ModelName(), "dataset": ds.Name}}
@@ -467,11 +489,13 @@ type Summary struct {
 	BestEpoch    int     `json:"best_epoch"` // 1-based, as the user counts
 	Stopped      bool    `json:"stopped_by_lr_limit"`
 	Weights      string  `json:"weights"`
+	Warning      string  `json:"warning,omitempty"` // the run diverged or is not learning (diverge.go)
 }
 
 func (s *Session) summary() Summary {
 	e := s.Engine
-	sum := Summary{RunDir: s.RunDir, Epochs: e.Epoch, Stopped: e.Stopped, Weights: filepath.Join(s.RunDir, FinalFile)}
+	sum := Summary{RunDir: s.RunDir, Epochs: e.Epoch, Stopped: e.Stopped, Weights: filepath.Join(s.RunDir, FinalFile),
+		Warning: chanceWarning(e.History, e.Net.Classes(), e.Cfg.LR)}
 	for _, m := range e.History {
 		if acc := m.TestAcc(); acc > sum.BestTestAcc || sum.BestEpoch == 0 {
 			sum.BestTestAcc, sum.BestEpoch = acc, m.Epoch+1
@@ -504,7 +528,7 @@ func (s *Session) Train(ctx context.Context, log, bar io.Writer) (Summary, error
 	}
 	rep := &Reporter{Out: log, Bar: bar, Epochs: e.Cfg.Epochs, Groups: s.Groups, FirstEpoch: e.Epoch}
 	saved := e.Hooks
-	e.Hooks = chainHooks(chainHooks(e.Hooks, s.Hooks), rep.Hooks(e.Train.Images(), e.Test.Images()))
+	e.Hooks = chainHooks(chainHooks(chainHooks(e.Hooks, s.Hooks), rep.Hooks(e.Train.Images(), e.Test.Images())), s.divergenceHooks(log))
 	defer func() { e.Hooks = saved }()
 	err := e.Run(ctx)
 	if err != nil {

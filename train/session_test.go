@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -249,5 +250,37 @@ func TestResumeDataDir(t *testing.T) {
 		if got := resumeDataDir(tc.flag, tc.startFlag, tc.env, tc.lastRoot); got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// StartOrResume of a run whose network is not a preset (Model empty, so
+// run.json has no "model") resumes it: LoadRunInfo must not fill in the
+// default preset and then find the options changed.
+func TestStartOrResumeWithoutPreset(t *testing.T) {
+	ds := syntheticCIFAR(t, 150, 50)
+	dir := filepath.Join(t.TempDir(), "run")
+	opts := tinyOptions(2)
+	opts.Model = ""
+	opts.Data = ds
+	s, err := StartOrResume(opts, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Engine.Cfg.Epochs = 1 // stop after one checkpointed epoch
+	if _, err := s.Train(context.Background(), io.Discard, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	info, err := LoadRunInfo(dir)
+	if err != nil || info.Options.Model != "" {
+		t.Fatalf("run.json read back with model %q (%v), want none", info.Options.Model, err)
+	}
+	s, err = StartOrResume(opts, dir)
+	if err != nil {
+		t.Fatalf("second StartOrResume: %v", err)
+	}
+	defer s.Close()
+	if !s.Resumed || s.Engine.Epoch != 1 {
+		t.Errorf("resumed %v at epoch %d, want a resume after epoch 1", s.Resumed, s.Engine.Epoch)
 	}
 }

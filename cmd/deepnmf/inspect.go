@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deepnmf/deepnmf/data"
+	"github.com/deepnmf/deepnmf/experiment/sweep"
 	"github.com/deepnmf/deepnmf/nn"
 	"github.com/deepnmf/deepnmf/train"
 )
@@ -32,11 +33,14 @@ type inspectResult struct {
 	Layers          []inspectLayer `json:"layers"`
 	ParameterGroups map[string]int `json:"parameter_groups"`
 	TotalParameters int            `json:"total_parameters"`
+	// Share1x1 is the share of the b-slot (1×1 mixing) parameters among the
+	// a- and b-slot ones (spec §4.3), for networks that have a b-slot.
+	Share1x1 *float64 `json:"share_1x1,omitempty"`
 }
 
 func newInspectCmd() *cobra.Command {
 	var model, config, dataset, input string
-	var asJSON bool
+	var asJSON, balance bool
 	cmd := &cobra.Command{
 		Use:   "inspect",
 		Short: "Show a network's layers, output shapes and parameter counts",
@@ -48,11 +52,34 @@ optimiser group (neuron a, neuron b, batchnorm2d, neuron pool) and in total.
 The input shape comes from --dataset (its training crop: 3×28×28 for CIFAR-10,
 1×24×24 for the MNISTs) or --input C,H,W (default 3,28,28).
 
+--balance lists the parameter-balance family (spec §4.3; deepnmf sweep plan
+balance trains it): cnmf_1x1 with other per-block widths n_a (NNMF) and n_b
+(1×1), each member's parameter counts on CIFAR-10 and its 1×1 share
+neuron b / (neuron a + neuron b). A member's config, as the study writes it
+(STUDY_DIR/configs/<member>.json), can be inspected with --config.
+
 Presets: ` + strings.Join(nn.PresetNames(), ", ") + `.`,
 		Example: `  deepnmf inspect --model cnmf_1x1
-  deepnmf inspect --config network.json --dataset mnist --json`,
+  deepnmf inspect --config network.json --dataset mnist --json
+  deepnmf inspect --balance`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if balance {
+				for _, name := range []string{"model", "config", "dataset", "input"} {
+					if cmd.Flags().Changed(name) {
+						return fmt.Errorf("inspect: --balance lists the family on CIFAR-10; --%s does not apply", name)
+					}
+				}
+				fam, err := sweep.BalanceFamily()
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return json.NewEncoder(cmd.OutOrStdout()).Encode(fam)
+				}
+				printBalance(cmd.OutOrStdout(), fam)
+				return nil
+			}
 			var cfg *nn.Config
 			var err error
 			name := model
@@ -100,7 +127,27 @@ Presets: ` + strings.Join(nn.PresetNames(), ", ") + `.`,
 	f.StringVar(&dataset, "dataset", "", "take the input shape from this dataset's crop (cifar10, mnist, fashion-mnist)")
 	f.StringVar(&input, "input", "3,28,28", "input shape C,H,W")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.BoolVar(&balance, "balance", false, "list the parameter-balance family: widths, counts and 1×1 share of each member")
 	return cmd
+}
+
+func printBalance(w io.Writer, fam []sweep.Member) {
+	fmt.Fprintf(w, "parameter-balance family: cnmf_1x1 geometry on CIFAR-10 (3×28×28), total within ±%.0f %% of %s\n\n",
+		sweep.BalanceTolerance*100, groupDigits(sweep.BalanceTotal))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "member\tn_a per block\tn_b per block\tneuron a\tneuron b\tbatchnorm2d\ttotal\t1×1 share\t")
+	ints := func(v [4]int) string {
+		s := make([]string, len(v))
+		for i, x := range v {
+			s[i] = strconv.Itoa(x)
+		}
+		return strings.Join(s, ",")
+	}
+	for _, m := range fam {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f %%\t\n", m.Name, ints(m.NA), ints(m.NB),
+			groupDigits(m.NeuronA), groupDigits(m.NeuronB), groupDigits(m.BatchNorm), groupDigits(m.Total), m.Share*100)
+	}
+	tw.Flush()
 }
 
 // parseShape reads --input: C,H,W, or a single H meaning defaultC×H×H.
@@ -141,6 +188,10 @@ func inspectNetwork(name string, cfg *nn.Config, in nn.Shape) (*inspectResult, e
 		res.Layers = append(res.Layers, inspectLayer{Index: l.Index, Type: l.Type, Description: l.Desc, OutputShape: shape, Parameters: l.Params})
 	}
 	total, per := net.ParamCount()
+	if b := per[nn.GroupNeuronB]; b > 0 {
+		share := float64(b) / float64(per[nn.GroupNeuronA]+b)
+		res.Share1x1 = &share
+	}
 	res.TotalParameters = total
 	for g := nn.Group(0); g < nn.NumGroups; g++ {
 		res.ParameterGroups[g.String()] = per[g]
@@ -171,6 +222,9 @@ func printInspect(w io.Writer, res *inspectResult) {
 	}
 	fmt.Fprintf(tw, "total\t%s\t\n", groupDigits(res.TotalParameters))
 	tw.Flush()
+	if res.Share1x1 != nil {
+		fmt.Fprintf(w, "1×1 share (neuron b / (neuron a + neuron b)): %.2f %%\n", *res.Share1x1*100)
+	}
 }
 
 // groupDigits formats 167886 as 167,886.
