@@ -19,12 +19,13 @@
 //	   becomes q = x / (R + 1e-20).
 //	B  u = q·Wᵀ with lanes over k, in blocks of up to 3 zmm (2 ymm) × n rows;
 //	   each Wᵀ vector feeds the n rows; then h ← h·u (or h·(1 + ε·u)).
-//	C  per row h ← h / (Σh + 1e-19).
+//	C  per row h ← h / (Σh + 1e-19); when one B block covers the whole h row
+//	   (kp ≤ 3 vectors) the block does it while h·u is still in registers.
 //
 // In both products each row's scalar (h_k in A, q_d in B) is broadcast into a
 // register once and feeds w FMAs. Folding it into every FMA as an embedded
 // broadcast costs one load per FMA; with two 512-bit FMA pipes (Zen 5) that
-// left the FMAs waiting on the load ports (B measured 6-9 % slower that way,
+// left the FMAs waiting on the load ports (B measured 6-7 % slower that way,
 // 2026-12-03).
 package main
 
