@@ -1,7 +1,7 @@
-//go:build !amd64 || noasm
+//go:build !amd64 || noasm || purego
 
 package kernels
 
 // SupportedPath is the best path this CPU and build can run: without amd64
-// assembly (or with the noasm tag) only pure Go.
+// assembly (or with the noasm or purego tag) only pure Go.
 func SupportedPath() CPUPath { return PathGeneric }

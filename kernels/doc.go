@@ -5,7 +5,8 @@
 //
 // Every optimised routine has a plain-Go twin (suffix Ref) that the tests use as
 // the oracle. Assembly paths are chosen once at start-up from CPU features
-// (golang.org/x/sys/cpu); the build tag noasm forces pure Go.
+// (golang.org/x/sys/cpu); the build tags noasm and purego (the
+// community convention) both force pure Go.
 //
 // All routines write into caller-provided slices and never allocate.
 package kernels

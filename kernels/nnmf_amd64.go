@@ -1,4 +1,4 @@
-//go:build amd64 && !noasm
+//go:build amd64 && !noasm && !purego
 
 package kernels
 
@@ -23,8 +23,13 @@ func nnmfTileAVX512Go(xt, qt, ht, wp, wt []float32, k, d, kp, dp, iters int, use
 	nnmfTileAVX512(unsafe.SliceData(xt), unsafe.SliceData(qt), unsafe.SliceData(ht), unsafe.SliceData(wp), unsafe.SliceData(wt), k, d, kp, dp, iters, b2i(useEps), eps)
 }
 
+// nnmfTileAVX2Go runs the 4-row AVX2 kernel on each half of the tile: rows are
+// independent, so the halves may run one after the other.
 func nnmfTileAVX2Go(xt, qt, ht, wp, wt []float32, k, d, kp, dp, iters int, useEps bool, eps float32) {
-	nnmfTileAVX2(unsafe.SliceData(xt), unsafe.SliceData(qt), unsafe.SliceData(ht), unsafe.SliceData(wp), unsafe.SliceData(wt), k, d, kp, dp, iters, b2i(useEps), eps)
+	const half = NNMFTileRows / 2
+	for r := 0; r < NNMFTileRows; r += half {
+		nnmfTileAVX2(&xt[r*dp], &qt[r*dp], &ht[r*kp], unsafe.SliceData(wp), unsafe.SliceData(wt), k, d, kp, dp, iters, b2i(useEps), eps)
+	}
 }
 
 func b2i(b bool) int {

@@ -46,6 +46,9 @@ func TestNNMFIterateMatchesRef(t *testing.T) {
 	shapes := []struct{ rows, k, d int }{
 		{1, 1, 1}, {3, 5, 12}, {9, 5, 12}, {7, 32, 75}, {5, 64, 800}, {6, 96, 1024}, {4, 10, 96},
 		{5, 17, 33}, {4, 64, 80}, {6, 80, 100}, {3, 3, 16}, {2, 130, 7}, {5, 48, 400}, {4, 16, 240},
+		// Whole and partial 8-row tiles, and the block widths of both
+		// products: dp/16 = 1…7 and kp/16 = 1…6 vectors.
+		{8, 32, 75}, {16, 64, 80}, {17, 32, 75}, {23, 96, 112}, {9, 48, 64}, {11, 80, 33}, {10, 20, 50},
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	allPaths(t, func(t testing.TB, p CPUPath) {
@@ -58,12 +61,28 @@ func TestNNMFIterateMatchesRef(t *testing.T) {
 				for i := range want {
 					want[i] = float32(1.0 / float64(sh.k))
 				}
-				got := append([]float32(nil), want...)
+				// Guards past the end of every buffer: NaN after the
+				// inputs (a read past the end would poison h), a sentinel
+				// after the outputs (a write past the end would change it).
+				const guard = 64
+				nan := float32(math.NaN())
+				got, gotAll := withGuard(want, guard, nan)
 				NNMFIterateRef(x, sh.rows, sh.k, sh.d, iters, useEps, eps, w, want)
-				packed := make([]float32, NNMFPackedLen(sh.k, sh.d))
+				x, _ = withGuard(x, guard, nan)
+				packed, _ := withGuard(make([]float32, NNMFPackedLen(sh.k, sh.d)), guard, nan)
 				NNMFPack(w, sh.k, sh.d, packed)
-				scratch := make([]float32, NNMFScratchLen(sh.k, sh.d))
+				scratch, scratchAll := withGuard(make([]float32, NNMFScratchLen(sh.k, sh.d)), guard, -7)
 				NNMFIterate(x, sh.rows, sh.k, sh.d, iters, useEps, eps, packed, got, scratch)
+				for i, v := range gotAll[len(got):] {
+					if !math.IsNaN(float64(v)) {
+						t.Fatalf("%s: h[%d] past the end written (%v)", name, len(got)+i, v)
+					}
+				}
+				for i, v := range scratchAll[len(scratch):] {
+					if v != -7 {
+						t.Fatalf("%s: scratch[%d] past the end written (%v)", name, len(scratch)+i, v)
+					}
+				}
 				for r := 0; r < sh.rows; r++ {
 					var num, den float64
 					for kk := 0; kk < sh.k; kk++ {
@@ -85,4 +104,16 @@ func TestNNMFIterateMatchesRef(t *testing.T) {
 			}
 		}
 	})
+}
+
+// withGuard returns a copy of s and its whole buffer, which continues with n
+// copies of g. The copy has length and capacity len(s), so the code under test
+// cannot reach the guard through it, only past it.
+func withGuard(s []float32, n int, g float32) (cp, all []float32) {
+	all = make([]float32, len(s)+n)
+	copy(all, s)
+	for i := len(s); i < len(all); i++ {
+		all[i] = g
+	}
+	return all[:len(s):len(s)], all
 }

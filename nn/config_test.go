@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -307,7 +308,11 @@ func TestBuildRefusesBadShapesAndOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, in := range []Shape{{1, 1 << 20, 1 << 20}, {1, 3e9, 3e9}, {1, 4e4, 4e4}} {
+	// huge is 3e9 where int has 64 bits and the largest int on 32-bit targets,
+	// where a 3e9 constant would not compile; either way its square overflows
+	// the int32 element range.
+	huge := int(min(int64(3e9), math.MaxInt))
+	for _, in := range []Shape{{1, 1 << 20, 1 << 20}, {1, huge, huge}, {1, 4e4, 4e4}} {
 		if _, err := Build(cfg, in, 1, Options{}, 1); err == nil || !strings.Contains(err.Error(), "elements") {
 			t.Errorf("input %v: want an error about the element count, got %v", in, err)
 		}
@@ -315,7 +320,7 @@ func TestBuildRefusesBadShapesAndOptions(t *testing.T) {
 	if _, err := Build(cfg, Shape{3, 28, 28}, 1, Options{Iterations: -1}, 1); err == nil || !strings.Contains(err.Error(), "-1 NNMF iterations") {
 		t.Errorf("-1 iterations: want an error, got %v", err)
 	}
-	cfg.NumberOfNeuronsA[0] = 1 << 40
+	cfg.NumberOfNeuronsA[0] = int(min(int64(1)<<40, math.MaxInt))
 	cfg.NumberOfNeuronsB[0] = -1
 	if _, err := Build(cfg, Shape{3, 28, 28}, 1, Options{}, 1); err == nil || !strings.Contains(err.Error(), "layer 4 (NNMF2d") {
 		t.Errorf("2^40 neurons: want an error naming layer 4, got %v", err)

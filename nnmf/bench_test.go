@@ -111,13 +111,18 @@ func BenchmarkForward(b *testing.B) {
 				fwd := s.forward(false)
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu0, cpuOK := processCPUSeconds()
 				for i := 0; i < b.N; i++ {
 					s.pool.Run(fwd)
 				}
+				cpu1, _ := processCPUSeconds()
 				b.StopTimer()
 				s.check(b)
-				flops := 4.0 * float64(sh.k*sh.d) * float64(sh.rows) * 20
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				flops := 4.0 * float64(sh.k*sh.d) * float64(sh.rows) * 20 * float64(b.N)
+				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				if cpuOK && cpu1 > cpu0 {
+					b.ReportMetric(flops/(cpu1-cpu0)/1e9, "GFLOP/cpu-s")
+				}
 			})
 		}
 	}

@@ -1,6 +1,7 @@
 package nnmf
 
 import (
+	"math"
 	"runtime"
 	"testing"
 )
@@ -15,13 +16,20 @@ func TestWorkspaceBytesMatchesAllocation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var before, after runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			keep = l.NewWorkspace(c.rows)
-			runtime.ReadMemStats(&after)
-			got := float64(after.TotalAlloc - before.TotalAlloc)
 			est := l.WorkspaceBytes(c.rows)
+			// TotalAlloc counts the whole process, so a runtime or test
+			// goroutine allocating meanwhile adds to a measurement (seen
+			// once in 30 runs: +5.9 KB); nothing makes one smaller, so a
+			// measurement above the bound is repeated and the least kept.
+			got := math.Inf(1)
+			for try := 0; try < 3 && !(got <= est*1.05+1024); try++ {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				keep = l.NewWorkspace(c.rows)
+				runtime.ReadMemStats(&after)
+				got = min(got, float64(after.TotalAlloc-before.TotalAlloc))
+			}
 			// The struct itself and allocator rounding are not counted.
 			if est > got || got > est*1.05+1024 {
 				t.Errorf("%v K=%d D=%d rows=%d: estimate %.0f bytes, NewWorkspace allocated %.0f", m, c.k, c.d, c.rows, est, got)
