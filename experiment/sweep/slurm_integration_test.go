@@ -187,17 +187,34 @@ func TestSlurmArrayJob(t *testing.T) {
 	// The queue does not always list the requeued task under its array index
 	// while it waits, so move its begin time up whatever squeue shows (the
 	// update is a no-op once it runs).
+	// The requeued task may carry its array name or its own job id (the
+	// status file has the latter); nudge both, and release a hold.
+	ids := []string{job + "_2"}
+	if rs, ok := readRunStatus(signalled.RunDir); ok && rs.SlurmJobID != "" {
+		ids = append(ids, rs.SlurmJobID)
+	}
 	lastNudge := time.Time{}
-	waitFor(t, "the requeued task 2 to start", 4*time.Minute, func() bool {
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
 		if rs, _ := readRunStatus(signalled.RunDir); rs.SlurmRestarts == 1 {
-			return true
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, id := range ids {
+				out, _ := exec.Command("scontrol", "show", "job", id).CombinedOutput()
+				t.Logf("scontrol show job %s:\n%s", id, out)
+			}
+			t.Fatal("timed out after 4m0s waiting for the requeued task 2 to start")
 		}
 		if time.Since(lastNudge) > time.Second {
-			exec.Command("scontrol", "update", "JobId="+job+"_2", "StartTime=now").Run()
+			for _, id := range ids {
+				exec.Command("scontrol", "release", id).Run()
+				exec.Command("scontrol", "update", "JobId="+id, "StartTime=now").Run()
+			}
 			lastNudge = time.Now()
 		}
-		return false
-	})
+		time.Sleep(100 * time.Millisecond)
+	}
 	waitFor(t, "the array job to end", 3*time.Minute, func() bool { return len(queued(t, job)) == 0 })
 
 	st, err := Status(context.Background(), study)
