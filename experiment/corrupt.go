@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/deepnmf/deepnmf/data"
+	"github.com/deepnmf/deepnmf/kernels"
 )
 
 // Noise is one of the four corruptions of the official robustness scripts
@@ -77,7 +78,7 @@ func Levels(n Noise) []float32 {
 }
 
 // guard is the literal 1e-20 the scripts add to every L1 sum.
-const guard = float32(1e-20)
+const guard = kernels.ReconGuard
 
 // L1Normalize divides img by (Σ img + 1e-20), as the scripts do over the
 // (C,H,W) of one image. The sum is accumulated in float64 and rounded once:
@@ -103,19 +104,16 @@ func mix(oneMinus, eta, a, b float32) float32 {
 
 // ApplyUniform is noise_uniform on one image: u holds len(img) draws of
 // U[0,1) and is normalised in place; img ← (1−η)·img/Σimg + η·u/Σu.
-func ApplyUniform(img, u []float32, eta float32) {
-	L1Normalize(u)
-	L1Normalize(img)
-	om := 1 - eta
-	for i := range img {
-		img[i] = mix(om, eta, img[i], u[i])
-	}
-}
+func ApplyUniform(img, u []float32, eta float32) { blendNormalized(img, u, eta) }
 
 // ApplyPicture is noise_picture on one image: other (the paired training
 // image, len(img) values) is normalised in place; img ← (1−η)·img/Σimg +
 // η·other/Σother.
-func ApplyPicture(img, other []float32, eta float32) {
+func ApplyPicture(img, other []float32, eta float32) { blendNormalized(img, other, eta) }
+
+// blendNormalized is (1−η)·img/Σimg + η·other/Σother into img, other
+// normalised in place: uniform and picture noise differ only in other.
+func blendNormalized(img, other []float32, eta float32) {
 	L1Normalize(other)
 	L1Normalize(img)
 	om := 1 - eta

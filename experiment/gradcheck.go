@@ -109,7 +109,7 @@ func ConvCase(seed uint64, images []float32, n, c, h, w, kernel, stride, k int) 
 }
 
 // l1Guard is the guard of the networks' L1NormLayer (the official 10e-20).
-const l1Guard = float32(1e-19)
+const l1Guard = kernels.NormGuard
 
 // normalizeRows L1-normalises X row by row as the networks' L1NormLayer does
 // and keeps the sums for its backward.
