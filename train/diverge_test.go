@@ -68,7 +68,7 @@ func TestNonFiniteErrorSuggestsLowerLearningRates(t *testing.T) {
 		t.Fatalf("training at lr 3e38: %v, want ErrNotFinite", err)
 	}
 	t.Log(err)
-	for _, want := range []string{"epoch 0 batch ", "parameter ", "training diverged: try lower learning rates",
+	for _, want := range []string{"epoch 1 batch ", "parameter ", "training diverged: try lower learning rates",
 		"--lr-a 3e+38 (default 0.01), --lr-b 3e+38 (default 0.001)"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)

@@ -171,7 +171,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		if e.Checkpoint != nil {
 			if err := e.Checkpoint(e); err != nil {
-				return fmt.Errorf("train: checkpoint after epoch %d: %w", m.Epoch, err)
+				return fmt.Errorf("train: checkpoint after epoch %d: %w", m.Epoch+1, err)
 			}
 		}
 		if e.Hooks.EpochDone != nil {
@@ -193,17 +193,17 @@ func (e *Engine) runEpoch(ctx context.Context) (Metrics, error) {
 	}
 	for b := range nb {
 		if ctx.Err() != nil {
-			return m, fmt.Errorf("%w during epoch %d (batch %d of %d)", ErrInterrupted, epoch, b, nb)
+			return m, fmt.Errorf("%w during epoch %d (before batch %d of %d)", ErrInterrupted, epoch+1, b+1, nb)
 		}
 		n, err := e.Train.Batch(epoch, b, e.x, e.labels)
 		if err != nil {
-			return m, fmt.Errorf("train: epoch %d batch %d: %w", epoch, b, err)
+			return m, fmt.Errorf("train: epoch %d batch %d: %w", epoch+1, b+1, err)
 		}
 		correct, loss, err := e.step.TrainStep(e.x[:n*e.InputLen], e.labels[:n])
 		if errors.Is(err, nn.ErrInterrupted) {
-			return m, fmt.Errorf("%w during epoch %d (inside batch %d of %d)", ErrInterrupted, epoch, b, nb)
+			return m, fmt.Errorf("%w during epoch %d (inside batch %d of %d)", ErrInterrupted, epoch+1, b+1, nb)
 		} else if err != nil {
-			return m, divergedHint(fmt.Errorf("train: epoch %d batch %d: %w", epoch, b, err), e.Cfg.LR)
+			return m, divergedHint(fmt.Errorf("train: epoch %d batch %d: %w", epoch+1, b+1, err), e.Cfg.LR)
 		}
 		m.TrainCorrect += correct
 		// loss.item() added to a Python float (spec §3.3).
@@ -229,7 +229,7 @@ func (e *Engine) runEpoch(ctx context.Context) (Metrics, error) {
 	m.TestCorrect, m.TestImages = correct, images
 	m.TestSeconds = time.Since(start).Seconds()
 	if ctx.Err() != nil {
-		return m, fmt.Errorf("%w at the end of epoch %d, before its checkpoint", ErrInterrupted, epoch)
+		return m, fmt.Errorf("%w at the end of epoch %d, before its checkpoint", ErrInterrupted, epoch+1)
 	}
 	return m, nil
 }
@@ -242,17 +242,17 @@ func (e *Engine) evaluate(ctx context.Context, epoch int) (correct, images int, 
 	}
 	for b := range nb {
 		if ctx.Err() != nil {
-			return 0, 0, fmt.Errorf("%w while testing after epoch %d", ErrInterrupted, epoch)
+			return 0, 0, fmt.Errorf("%w while testing after epoch %d", ErrInterrupted, epoch+1)
 		}
 		n, err := e.Test.Batch(b, e.x, e.labels)
 		if err != nil {
-			return 0, 0, fmt.Errorf("train: test batch %d: %w", b, err)
+			return 0, 0, fmt.Errorf("train: test batch %d: %w", b+1, err)
 		}
 		c, err := infer(e.Net, e.x[:n*e.InputLen], e.labels[:n])
 		if errors.Is(err, nn.ErrInterrupted) {
-			return 0, 0, fmt.Errorf("%w while testing after epoch %d", ErrInterrupted, epoch)
+			return 0, 0, fmt.Errorf("%w while testing after epoch %d", ErrInterrupted, epoch+1)
 		} else if err != nil {
-			return 0, 0, fmt.Errorf("train: test batch %d after epoch %d: %w", b, epoch, err)
+			return 0, 0, fmt.Errorf("train: test batch %d after epoch %d: %w", b+1, epoch+1, err)
 		}
 		correct += c
 		images += n

@@ -44,8 +44,8 @@ func TestInterruptInsideABatchResumesBitIdentically(t *testing.T) {
 		forward int // the Forward that cancels: epoch 0 has 3 train and 2 test batches
 		where   string
 	}{
-		{"training", 3 + 2 + 2, "during epoch 1 (inside batch 1 of 3)"},
-		{"testing", 3 + 2 + 3 + 1, "while testing after epoch 1"},
+		{"training", 3 + 2 + 2, "during epoch 2 (inside batch 2 of 3)"},
+		{"testing", 3 + 2 + 3 + 1, "while testing after epoch 2"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := filepath.Join(root, c.name)
@@ -107,8 +107,8 @@ func TestInterruptWithAHugeIterationCount(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "inside batch 0") {
-			t.Fatalf("Train returned %v, want ErrInterrupted inside batch 0", err)
+		if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "inside batch 1 of") {
+			t.Fatalf("Train returned %v, want ErrInterrupted inside batch 1 (the first)", err)
 		}
 		t.Logf("stopped %v after the cancellation: %v", time.Since(cancelled), err)
 	case <-time.After(30 * time.Second):

@@ -284,7 +284,7 @@ func Evaluate(ctx context.Context, net Network, ds *data.Dataset, o EvalOptions)
 	defer interruptInside(net, ctx)()
 	for b := range l.NumBatches() {
 		if err := ctx.Err(); err != nil {
-			return r, fmt.Errorf("%w while evaluating (batch %d of %d)", ErrInterrupted, b, l.NumBatches())
+			return r, fmt.Errorf("%w while evaluating (before batch %d of %d)", ErrInterrupted, b+1, l.NumBatches())
 		}
 		var n int
 		if o.Corrupt == nil {
@@ -295,13 +295,13 @@ func Evaluate(ctx context.Context, net Network, ds *data.Dataset, o EvalOptions)
 			}
 		}
 		if err != nil {
-			return r, fmt.Errorf("test batch %d: %w", b, err)
+			return r, fmt.Errorf("test batch %d: %w", b+1, err)
 		}
 		correct, err := infer(net, x[:n*c*h*w], labels[:n])
 		if errors.Is(err, nn.ErrInterrupted) {
-			return r, fmt.Errorf("%w while evaluating (inside batch %d of %d)", ErrInterrupted, b, l.NumBatches())
+			return r, fmt.Errorf("%w while evaluating (inside batch %d of %d)", ErrInterrupted, b+1, l.NumBatches())
 		} else if err != nil {
-			return r, fmt.Errorf("test batch %d: %w", b, err)
+			return r, fmt.Errorf("test batch %d: %w", b+1, err)
 		}
 		r.Correct += correct
 		r.N += n

@@ -215,7 +215,7 @@ func TestNonFiniteStopsAndKeepsCheckpoint(t *testing.T) {
 		t.Fatalf("error %v does not report a non-finite value", err)
 	}
 	t.Log(err)
-	if !strings.Contains(err.Error(), "epoch 1") {
+	if !strings.Contains(err.Error(), "epoch 2") {
 		t.Errorf("error %q does not name the epoch", err)
 	}
 	checkUnchanged(t, dir, before)

@@ -87,7 +87,7 @@ func TestSIGINTInsideAHugeBatch(t *testing.T) {
 	if code := p.cmd.ProcessState.ExitCode(); code != 130 {
 		t.Fatalf("exit status %d (%v), want 130", code, p.err)
 	}
-	if !strings.Contains(p.out.String(), "inside batch 0") {
+	if !strings.Contains(p.out.String(), "inside batch 1 of") {
 		t.Errorf("the message does not say the first batch was interrupted:\n%s", p.out.String())
 	}
 }

@@ -194,6 +194,7 @@ func TestSlurmArrayJob(t *testing.T) {
 		ids = append(ids, rs.SlurmJobID)
 	}
 	lastNudge := time.Time{}
+	raced := false
 	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		if rs, _ := readRunStatus(signalled.RunDir); rs.SlurmRestarts == 1 {
@@ -207,6 +208,16 @@ func TestSlurmArrayJob(t *testing.T) {
 			t.Fatal("timed out after 4m0s waiting for the requeued task 2 to start")
 		}
 		if time.Since(lastNudge) > time.Second {
+			// slurmctld 22.05 sometimes records the completion of the requeued
+			// run's batch step after the requeue and marks the task FAILED
+			// (Restarts=1) instead of pending it. Then the guarantee is the one
+			// every failed task has: the resubmission below resumes it.
+			out, _ := exec.Command("scontrol", "show", "job", job+"_2").Output()
+			if strings.Contains(string(out), "JobState=FAILED") && strings.Contains(string(out), "Restarts=1") {
+				raced = true
+				t.Logf("Slurm marked the self-requeued task 2 FAILED (requeue raced with its batch step's end); the resubmission must resume it")
+				break
+			}
 			for _, id := range ids {
 				exec.Command("scontrol", "release", id).Run()
 				exec.Command("scontrol", "update", "JobId="+id, "StartTime=now").Run()
@@ -223,18 +234,22 @@ func TestSlurmArrayJob(t *testing.T) {
 	}
 	for i, e := range st.Entries {
 		want := StateDone
-		if i == 1 {
+		if i == 1 || i == 2 && raced {
 			want = StateInterrupted
 		}
 		if e.State != want || e.Slurm != fmt.Sprintf("%s_%d", job, i) {
 			t.Errorf("after the first array job, entry %d: %+v, want %s in %s_%d", i, e, want, job, i)
 		}
 	}
-	if rs, _ := readRunStatus(signalled.RunDir); rs.SlurmRestarts != 1 {
-		t.Errorf("task 2 ran with restart count %d, want 1 (requeued once)", rs.SlurmRestarts)
+	finished := []int{0, 3}
+	if !raced {
+		if rs, _ := readRunStatus(signalled.RunDir); rs.SlurmRestarts != 1 {
+			t.Errorf("task 2 ran with restart count %d, want 1 (requeued once)", rs.SlurmRestarts)
+		}
+		finished = append(finished, 2)
 	}
 	mtimes := map[int]time.Time{}
-	for _, i := range []int{0, 2, 3} {
+	for _, i := range finished {
 		fi, err := os.Stat(filepath.Join(p.Entries[i].RunDir, train.FinalFile))
 		if err != nil {
 			t.Fatal(err)
@@ -257,6 +272,9 @@ func TestSlurmArrayJob(t *testing.T) {
 	}
 	if st2.Entries[1].Slurm != job2+"_1" {
 		t.Errorf("entry 1 ran in %s, want %s_1", st2.Entries[1].Slurm, job2)
+	}
+	if raced && st2.Entries[2].Slurm != job2+"_2" {
+		t.Errorf("entry 2 (failed by the requeue race) ran in %s, want %s_2", st2.Entries[2].Slurm, job2)
 	}
 	for i, m := range mtimes {
 		fi, err := os.Stat(filepath.Join(p.Entries[i].RunDir, train.FinalFile))
