@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"os"
 
 	"github.com/deepnmf/deepnmf/data"
 	"github.com/deepnmf/deepnmf/train"
@@ -24,8 +25,7 @@ func (s Source) Label() string {
 // Opened is a trained model ready to evaluate.
 type Opened struct {
 	*train.Model
-	Source   Source
-	DataRoot string // where the run read its data ("" for bare weights)
+	Source Source
 }
 
 // Open opens a trained model with train.OpenModel.
@@ -34,11 +34,36 @@ func Open(src Source, threads int) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &Opened{Model: m, Source: src}
-	if m.Run != nil {
-		o.DataRoot = m.Run.DataRoot
+	return &Opened{Model: m, Source: src}, nil
+}
+
+// datasets loads each dataset a study needs once, keyed by name and root.
+type datasets map[string]*data.Dataset
+
+// load returns the dataset of m from the data directory flag, else from the
+// directory its run last read when the dataset is there, else from
+// data.ResolveDir's default.
+func (c datasets) load(m *Opened, flag string) (*data.Dataset, error) {
+	root := flag
+	if root == "" && m.Run != nil && m.Run.DataRoot != "" {
+		if _, err := os.Stat(data.DatasetDir(m.Run.DataRoot, m.Dataset.Name)); err == nil {
+			root = m.Run.DataRoot
+		}
 	}
-	return o, nil
+	root, err := data.ResolveDir(root)
+	if err != nil {
+		return nil, err
+	}
+	key := m.Dataset.Name + "\x00" + root
+	if ds := c[key]; ds != nil {
+		return ds, nil
+	}
+	ds, err := data.Load(m.Dataset.Name, root)
+	if err != nil {
+		return nil, err
+	}
+	c[key] = ds
+	return ds, nil
 }
 
 // evaluator evaluates an opened model on a loaded dataset.

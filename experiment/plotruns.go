@@ -2,7 +2,6 @@ package experiment
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/deepnmf/deepnmf/data"
@@ -13,7 +12,7 @@ import (
 type DictionaryLoader struct {
 	DataDir string // "" = the run's recorded data root, else data.ResolveDir's default
 	Patches int    // input patches for the reconstructions (0: none)
-	loaded  map[string]*data.Dataset
+	loaded  datasets
 }
 
 // Load is the ReportOptions.Dictionary of a report: the run's dictionary and
@@ -28,40 +27,26 @@ func (l *DictionaryLoader) Load(r *Run) (*Dictionary, []float32, int, error) {
 	if err != nil || l.Patches == 0 {
 		return d, nil, 0, err
 	}
-	root := l.DataDir
-	if root == "" && m.DataRoot != "" {
-		if _, err := os.Stat(data.DatasetDir(m.DataRoot, m.Dataset.Name)); err == nil {
-			root = m.DataRoot
-		}
+	if l.loaded == nil {
+		l.loaded = datasets{}
 	}
-	if root, err = data.ResolveDir(root); err != nil {
+	ds, err := l.loaded.load(m, l.DataDir)
+	if err != nil {
+		// The dictionary stands without the reconstructions.
+		return d, nil, 0, nil
+	}
+	// The first test images as the evaluation loader gives them (CenterCrop).
+	n := min(l.Patches, ds.Test.N)
+	cfg := data.EvalConfig()
+	cfg.BatchSize, cfg.Limit = n, n
+	loader, err := data.NewLoader(ds.Info, &ds.Test, cfg)
+	if err != nil {
 		return d, nil, 0, err
 	}
-	if l.loaded == nil {
-		l.loaded = map[string]*data.Dataset{}
-	}
-	key := m.Dataset.Name + "\x00" + root
-	ds := l.loaded[key]
-	if ds == nil {
-		if ds, err = data.Load(m.Dataset.Name, root); err != nil {
-			// The dictionary stands without the reconstructions.
-			return d, nil, 0, nil
-		}
-		l.loaded[key] = ds
-	}
-	n := min(l.Patches, ds.Test.N)
-	s, c, crop := ds.Test.H, ds.Test.C, ds.Crop
-	off := (s - crop + 1) / 2
-	imgs := make([]float32, 0, n*c*crop*crop)
-	for i := range n {
-		img := ds.Test.Image(i)
-		for ch := range c {
-			for y := range crop {
-				for x := range crop {
-					imgs = append(imgs, float32(img[ch*s*s+(y+off)*s+x+off])/255)
-				}
-			}
-		}
+	crop := ds.Crop
+	imgs := make([]float32, n*ds.Channels*crop*crop)
+	if _, err := loader.Fill(0, 0, imgs, make([]int, n)); err != nil {
+		return d, nil, 0, err
 	}
 	p, err := d.CenterPatches(imgs, n, crop, crop)
 	return d, p, n, err

@@ -192,7 +192,7 @@ func RunRobustness(ctx context.Context, o RobustnessOptions) (RobustnessResult, 
 			m.Close()
 		}
 	}()
-	datasets := map[string]*data.Dataset{}
+	loaded := datasets{}
 	var models []RobustnessModel
 	total := 0
 	for _, src := range o.Sources {
@@ -201,22 +201,9 @@ func RunRobustness(ctx context.Context, o RobustnessOptions) (RobustnessResult, 
 			return RobustnessResult{}, fmt.Errorf("robustness: %w", err)
 		}
 		opened = append(opened, m)
-		root := o.DataDir
-		if root == "" && m.DataRoot != "" {
-			if _, err := os.Stat(data.DatasetDir(m.DataRoot, m.Dataset.Name)); err == nil {
-				root = m.DataRoot
-			}
-		}
-		if root, err = data.ResolveDir(root); err != nil {
-			return RobustnessResult{}, err
-		}
-		key := m.Dataset.Name + "\x00" + root
-		ds := datasets[key]
-		if ds == nil {
-			if ds, err = data.Load(m.Dataset.Name, root); err != nil {
-				return RobustnessResult{}, fmt.Errorf("robustness: %w", err)
-			}
-			datasets[key] = ds
+		ds, err := loaded.load(m, o.DataDir)
+		if err != nil {
+			return RobustnessResult{}, fmt.Errorf("robustness: %w", err)
 		}
 		n := ds.Test.N
 		if o.LimitTest > 0 && o.LimitTest < n {
