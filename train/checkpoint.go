@@ -345,11 +345,18 @@ func pyFloat(v float64) string {
 	return s
 }
 
-// ReadMetrics returns the metrics of every finished epoch of the run in
-// runDir, as its last checkpoint recorded them (the rows of metrics.csv,
-// with the exact counts behind its percentages). A run without a
-// checkpoint has none.
-func ReadMetrics(runDir string) ([]Metrics, error) {
+// RunState is what a run's last checkpoint says of its progress.
+type RunState struct {
+	History []Metrics `json:"history"` // every finished epoch
+	Stopped bool      `json:"stopped_by_lr_limit"`
+}
+
+// ReadRunState reads the progress of the run in runDir from its last
+// checkpoint (or the previous one, during a replacement): the history a
+// resume continues from, which metrics.csv is rewritten from. A run without
+// a checkpoint gives an error wrapping fs.ErrNotExist.
+func ReadRunState(runDir string) (RunState, error) {
+	var st RunState
 	for _, name := range []string{CheckpointDir, checkpointPrev} {
 		path := filepath.Join(runDir, name, StateFile)
 		raw, err := os.ReadFile(path)
@@ -357,13 +364,27 @@ func ReadMetrics(runDir string) ([]Metrics, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return st, err
 		}
-		var st checkpointState
 		if err := json.Unmarshal(raw, &st); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return st, fmt.Errorf("%s: %w", path, err)
 		}
+		return st, nil
+	}
+	return st, fmt.Errorf("no checkpoint in %s: %w", runDir, fs.ErrNotExist)
+}
+
+// ReadMetrics returns the metrics of every finished epoch of the run in
+// runDir, as its last checkpoint recorded them (the rows of metrics.csv,
+// with the exact counts behind its percentages). A run without a
+// checkpoint has none.
+func ReadMetrics(runDir string) ([]Metrics, error) {
+	st, err := ReadRunState(runDir)
+	if err == nil {
 		return st.History, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(runDir, RunInfoFile)); err != nil {
 		return nil, fmt.Errorf("%w (is %s a run directory?)", err, runDir)
