@@ -87,17 +87,23 @@ func (r *Reporter) Hooks(imagesPerEpoch, testImages int) Hooks {
 }
 
 func (r *Reporter) newBar(total int, desc string) *progressbar.ProgressBar {
+	return NewProgressBar(r.Bar, total, desc, "img")
+}
+
+// NewProgressBar is the progress bar of every deepnmf command: count, rate
+// and ETA over total units on w (a terminal), cleared when finished.
+func NewProgressBar(w io.Writer, total int, desc, unit string) *progressbar.ProgressBar {
 	return progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(r.Bar),
+		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(desc),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("img"),
+		progressbar.OptionSetItsString(unit),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionSetWidth(30),
 		// The first rate would be computed over the few milliseconds before
-		// the first batch ends; only show one once there is something to average.
+		// the first unit ends; only show one once there is something to average.
 		progressbar.OptionThrottle(time.Second),
 		progressbar.OptionClearOnFinish(),
 	)

@@ -3,11 +3,12 @@ package main
 import (
 	"io"
 	"os"
-	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/deepnmf/deepnmf/train"
 )
 
 // terminalErr is the command's stderr if it is a terminal, else nil: a
@@ -25,16 +26,5 @@ func newProgress(w io.Writer, total int, desc, unit string) *progressbar.Progres
 	if w == nil {
 		return progressbar.NewOptions(total, progressbar.OptionSetWriter(io.Discard))
 	}
-	return progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString(unit),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
+	return train.NewProgressBar(w, total, desc, unit)
 }

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/deepnmf/deepnmf/data"
 	"github.com/deepnmf/deepnmf/nn"
@@ -145,11 +142,7 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 			if s.Resumed {
 				fmt.Fprintf(w, "resuming after epoch %d\n", s.Engine.Epoch)
 			}
-			var bar io.Writer
-			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				bar = f
-			}
-			_, err = s.Train(cmd.Context(), w, bar)
+			_, err = s.Train(cmd.Context(), w, terminalErr(cmd))
 			if errors.Is(err, train.ErrInterrupted) && train.HasCheckpoint(s.RunDir) {
 				return fmt.Errorf("%w\ncontinue with: deepnmf train --resume %s", err, s.RunDir)
 			}
