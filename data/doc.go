@@ -25,6 +25,13 @@
 // drawn: value/255 computed as float32(v)/255, as the official code divides
 // the float32 tensor by its maximum 255.
 //
+// # Single images
+//
+// ReadImage prepares a PNG or JPEG file as a test image of a dataset (what
+// deepnmf predict classifies). It reads the header first and refuses images
+// over MaxImagePixels, and resizes straight into the crop, so its memory is
+// the decoded image and little more.
+//
 // # Random streams and resume
 //
 // A Loader derives every random number from the user seed through a mixing

@@ -2,6 +2,9 @@ package data
 
 import (
 	"bytes"
+	"image/jpeg"
+	"image/png"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -81,5 +84,40 @@ func FuzzIDX(f *testing.F) {
 		}
 		// The split check must not panic on whatever was accepted.
 		_, _ = idxSplit(info, "img", dims, values, "lbl", dims[:1], values[:min(len(values), dims[0])])
+	})
+}
+
+// FuzzReadImage: any bytes as a PNG or JPEG file give an error or a prepared
+// image with every value in [0, 1]; the header's size is checked before
+// decoding (the limit is lowered to 1 megapixel here so that each run stays
+// fast; the check is the same).
+func FuzzReadImage(f *testing.F) {
+	for _, kind := range []string{"gray", "nrgba", "paletted"} {
+		var b bytes.Buffer
+		if err := png.Encode(&b, randomImage(rand.New(rand.NewPCG(1, 1)), kind, 5, 7)); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b.Bytes())
+	}
+	var j bytes.Buffer
+	if err := jpeg.Encode(&j, randomImage(rand.New(rand.NewPCG(1, 2)), "ycbcr", 8, 8), nil); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(j.Bytes())
+	f.Add(hugePNG(60000, 60000))
+	f.Add(hugePNG(3, 2))
+	infos := []Info{mustInfo("cifar10"), mustInfo("mnist")}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, info := range infos {
+			dst := make([]float32, info.Channels*info.Crop*info.Crop)
+			if err := readImage(bytes.NewReader(b), "fuzz", info, dst, 1<<20); err != nil {
+				continue
+			}
+			for i, v := range dst {
+				if !(v >= 0 && v <= 1) {
+					t.Fatalf("%s: value %d = %v outside [0, 1]", info.Name, i, v)
+				}
+			}
+		}
 	})
 }

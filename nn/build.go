@@ -16,9 +16,15 @@ const InitStream = 0x696e6974 // "init"
 
 // builder appends layers exactly as the official make_network/append_block do,
 // so that layer indices, and hence state_dict keys, are the official ones.
+//
+// The builder only plans: parameters get their shapes, and their random
+// initialisation is queued in inits, so that the memory of the whole network
+// can be checked before any sized buffer is made (materialise then runs the
+// queue in order, drawing the same random numbers as an eager build).
 type builder struct {
 	layers   []layer
 	params   []*Param
+	inits    []func()
 	rng      *rand.Rand
 	opt      Options
 	training *bool
@@ -51,14 +57,33 @@ func checkElements(what string, dims ...int) error {
 	return nil
 }
 
+// param declares a parameter; its Data and Grad are made by materialise.
 func (b *builder) param(key string, shape []int, g Group) *Param {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
-	p := &Param{Key: key, Shape: shape, Group: g, Data: make([]float32, n), Grad: make([]float32, n)}
+	p := &Param{Key: key, Shape: shape, Group: g}
 	b.params = append(b.params, p)
 	return p
+}
+
+// size is the number of values of a parameter's shape.
+func (p *Param) size() int {
+	n := 1
+	for _, d := range p.Shape {
+		n *= d
+	}
+	return n
+}
+
+// materialise allocates every parameter and runs the queued initialisations
+// in the order the layers were planned.
+func (b *builder) materialise() {
+	for _, p := range b.params {
+		n := p.size()
+		p.Data, p.Grad = make([]float32, n), make([]float32, n)
+	}
+	for _, f := range b.inits {
+		f()
+	}
+	b.inits = nil
 }
 
 // uniform fills p with U[lo, hi).
@@ -89,29 +114,31 @@ func (b *builder) addConv(in Shape, out int, bias, positive bool, g Group, ident
 			l.bias = b.param(fmt.Sprintf("%d.bias", idx), []int{out}, g)
 		}
 	}
-	if identity {
-		if l.bias != nil {
-			b.uniform(l.bias.Data, -5e-5, 5e-5)
-		}
-		b.uniform(l.weight.Data, -5e-5, 5e-5)
-		for k := 0; k < out && k < in.C; k++ {
-			l.weight.Data[k*in.C+k] += 1
-		}
-		if positive {
-			for i, v := range l.weight.Data {
-				l.weight.Data[i] = float32(math.Abs(float64(v)))
+	b.inits = append(b.inits, func() {
+		if identity {
+			if l.bias != nil {
+				b.uniform(l.bias.Data, -5e-5, 5e-5)
+			}
+			b.uniform(l.weight.Data, -5e-5, 5e-5)
+			for k := 0; k < out && k < in.C; k++ {
+				l.weight.Data[k*in.C+k] += 1
+			}
+			if positive {
+				for i, v := range l.weight.Data {
+					l.weight.Data[i] = float32(math.Abs(float64(v)))
+				}
+			}
+		} else {
+			bound := float32(1 / math.Sqrt(float64(in.C)))
+			b.uniform(l.weight.Data, -bound, bound)
+			if l.bias != nil {
+				b.uniform(l.bias.Data, -bound, bound)
 			}
 		}
-	} else {
-		bound := float32(1 / math.Sqrt(float64(in.C)))
-		b.uniform(l.weight.Data, -bound, bound)
-		if l.bias != nil {
-			b.uniform(l.bias.Data, -bound, bound)
-		}
-	}
-	l.info.Params = len(l.weight.Data)
+	})
+	l.info.Params = l.weight.size()
 	if l.bias != nil {
-		l.info.Params += len(l.bias.Data)
+		l.info.Params += l.bias.size()
 	}
 	b.add(l)
 	return nil
@@ -129,20 +156,22 @@ func (b *builder) addNNMF(in Shape, out int, g Group, cfg nnmf.Config, identity 
 		return err
 	}
 	l.weight = b.param(fmt.Sprintf("%d.weight", b.next()), []int{out, in.C}, g)
-	if identity {
-		for k := 0; k < out; k++ {
-			row := l.weight.Data[k*in.C : (k+1)*in.C]
-			for d := range row {
-				row[d] = 1e-4
+	b.inits = append(b.inits, func() {
+		if identity {
+			for k := 0; k < out; k++ {
+				row := l.weight.Data[k*in.C : (k+1)*in.C]
+				for d := range row {
+					row[d] = 1e-4
+				}
+				if k < in.C {
+					row[k] += 1
+				}
 			}
-			if k < in.C {
-				row[k] += 1
-			}
+		} else {
+			b.uniform(l.weight.Data, 0, 1)
 		}
-	} else {
-		b.uniform(l.weight.Data, 0, 1)
-	}
-	l.info.Params = len(l.weight.Data)
+	})
+	l.info.Params = l.weight.size()
 	b.add(l)
 	return nil
 }
@@ -152,9 +181,11 @@ func (b *builder) addBatchNorm(in Shape) {
 	idx := b.next()
 	l.gamma = b.param(fmt.Sprintf("%d.weight", idx), []int{in.C}, GroupBatchNorm)
 	l.beta = b.param(fmt.Sprintf("%d.bias", idx), []int{in.C}, GroupBatchNorm)
-	for i := range l.gamma.Data {
-		l.gamma.Data[i] = 1
-	}
+	b.inits = append(b.inits, func() {
+		for i := range l.gamma.Data {
+			l.gamma.Data[i] = 1
+		}
+	})
 	l.info.Params = 2 * in.C
 	b.add(l)
 }
@@ -178,21 +209,40 @@ func (b *builder) addPatches(cur Shape, kh, kw, sh, sw, ph, pw, dh, dw int) (Sha
 // shape in, with a workspace for batches up to maxBatch, and initialises the
 // parameters as the official code does, from the random stream (seed,
 // InitStream).
+//
+// The whole network is planned first and its memory estimated (see
+// EstimateMemory); when the estimate exceeds the budget (Options.MaxMemory)
+// Build returns a *MemoryLimitError before any sized buffer is made.
 func Build(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Network, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("network config: %w", err)
-	}
-	if in.C < 1 || in.H < 1 || in.W < 1 {
-		return nil, fmt.Errorf("nn: input shape %d×%d×%d is not positive", in.C, in.H, in.W)
-	}
-	if maxBatch < 1 {
-		return nil, fmt.Errorf("nn: max batch %d < 1", maxBatch)
-	}
-	if err := checkElements("nn: input batch", maxBatch, in.C, in.H, in.W); err != nil {
+	net, b, err := plan(cfg, in, maxBatch, opt, seed)
+	if err != nil {
 		return nil, err
 	}
+	if err := checkBudget(net.estimate(), maxBatch, net.opt); err != nil {
+		return nil, err
+	}
+	b.materialise()
+	net.allocate()
+	return net, nil
+}
+
+// plan walks the config as Build does and returns the network with its
+// layers and parameter shapes, but without parameter values or buffers.
+func plan(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Network, *builder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("network config: %w", err)
+	}
+	if in.C < 1 || in.H < 1 || in.W < 1 {
+		return nil, nil, fmt.Errorf("nn: input shape %d×%d×%d is not positive", in.C, in.H, in.W)
+	}
+	if maxBatch < 1 {
+		return nil, nil, fmt.Errorf("nn: max batch %d < 1", maxBatch)
+	}
+	if err := checkElements("nn: input batch", maxBatch, in.C, in.H, in.W); err != nil {
+		return nil, nil, err
+	}
 	if opt.Iterations < 0 {
-		return nil, fmt.Errorf("nn: %d NNMF iterations (0 keeps the config's)", opt.Iterations)
+		return nil, nil, fmt.Errorf("nn: %d NNMF iterations (0 keeps the config's)", opt.Iterations)
 	}
 	if opt.Threads < 1 {
 		opt.Threads = 1
@@ -220,7 +270,7 @@ func Build(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netw
 		}
 		var err error
 		if cur, err = b.addPatches(cur, kh, kw, s[0], s[1], p[0], p[1], d[0], d[1]); err != nil {
-			return nil, fmt.Errorf("network config: block %d: kernel_size_conv: %w", i, err)
+			return nil, nil, fmt.Errorf("network config: block %d: kernel_size_conv: %w", i, err)
 		}
 		bigMap := cur.H > 1 || cur.W > 1
 
@@ -229,11 +279,11 @@ func Build(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netw
 			c := nnmf.Config{Iterations: iters, UseEpsilon: cfg.Epsilon != nil, Epsilon: eps, Method: opt.Backward,
 				LocalLearning: cfg.LocalLearning[i], LocalLearningKL: cfg.LocalLearningKL[i]}
 			if err := b.addNNMF(cur, na, GroupNeuronA, c, false); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		case 2:
 			if err := b.addConv(cur, na, cfg.BiasNormNeuronA[i], false, GroupNeuronA, false); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		cur.C = na
@@ -249,11 +299,11 @@ func Build(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netw
 				c := nnmf.Config{Iterations: iters, UseEpsilon: cfg.Epsilon != nil, Epsilon: eps, Method: opt.Backward,
 					LocalLearning: cfg.LocalLearning[i], LocalLearningKL: cfg.LocalLearningKL[i]}
 				if err := b.addNNMF(cur, nb, GroupNeuronB, c, na >= nb); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			case 2, 3:
 				if err := b.addConv(cur, nb, cfg.BiasNormNeuronB[i], tb == 3, GroupNeuronB, true); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			cur.C = nb
@@ -268,27 +318,27 @@ func Build(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netw
 			case 1, 2:
 				l, err := newPool(cur, cfg.TypeOfPooling[i] == 2, k[0], k[1], s[0], s[1], p[0], p[1])
 				if err != nil {
-					return nil, fmt.Errorf("network config: block %d: kernel_size_pool: %w", i, err)
+					return nil, nil, fmt.Errorf("network config: block %d: kernel_size_pool: %w", i, err)
 				}
 				b.add(l)
 				cur = l.out
 			case 3, 4:
 				ch := cur.C
 				if cur, err = b.addPatches(cur, k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1]); err != nil {
-					return nil, fmt.Errorf("network config: block %d: kernel_size_pool: %w", i, err)
+					return nil, nil, fmt.Errorf("network config: block %d: kernel_size_pool: %w", i, err)
 				}
 				if cur.H == 1 && cur.W == 1 {
-					return nil, fmt.Errorf("network config: block %d: type_of_pooling %d gives a 1×1 map, where its always-present BatchNorm has one value per channel (the official builder fails too, spec §6 item 28)", i, cfg.TypeOfPooling[i])
+					return nil, nil, fmt.Errorf("network config: block %d: type_of_pooling %d gives a 1×1 map, where its always-present BatchNorm has one value per channel (the official builder fails too, spec §6 item 28)", i, cfg.TypeOfPooling[i])
 				}
 				if cfg.TypeOfPooling[i] == 3 {
 					if err := b.addConv(cur, ch, false, false, GroupPool, false); err != nil {
-						return nil, err
+						return nil, nil, err
 					}
 				} else {
 					c := nnmf.Config{Iterations: cfg.poolingIterations(), UseEpsilon: cfg.Epsilon != nil, Epsilon: eps, Method: opt.Backward,
 						LocalLearning: cfg.LocalLearningPooling[i], LocalLearningKL: cfg.LocalLearningUseKLPooling[i]}
 					if err := b.addNNMF(cur, ch, GroupPool, c, false); err != nil {
-						return nil, err
+						return nil, nil, err
 					}
 				}
 				cur.C = ch
@@ -297,20 +347,19 @@ func Build(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netw
 		}
 	}
 	if cur.H != 1 || cur.W != 1 {
-		return nil, fmt.Errorf("network config: the last block ends with a %d×%d map; the output needs a 1×1 map whose channels are the classes (set kernel sizes or pooling so that the map shrinks to 1×1)", cur.H, cur.W)
+		return nil, nil, fmt.Errorf("network config: the last block ends with a %d×%d map; the output needs a 1×1 map whose channels are the classes (set kernel sizes or pooling so that the map shrinks to 1×1)", cur.H, cur.W)
 	}
 	b.add(newSoftmax(cur))
 	b.add(newFlatten(cur))
 	for _, l := range b.layers {
 		bl := l.base()
 		if err := checkElements(fmt.Sprintf("layer %d (%s): output for batch %d", bl.info.Index, bl.info.Type, maxBatch), maxBatch, bl.out.C, bl.out.H, bl.out.W); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 
 	net.layers, net.params = b.layers, b.params
-	net.allocate()
-	return net, nil
+	return net, b, nil
 }
 
 // allocate wires activation buffers, the two alternating gradient buffers and

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/deepnmf/deepnmf/internal/atomicfile"
 )
@@ -97,18 +99,18 @@ func LoadConfig(path string) (*Config, error) {
 // comments, as the official code's jsmin pass allows) and validates it. name
 // identifies the source in error messages.
 func ParseConfig(data []byte, name string) (*Config, error) {
-	stripped, err := stripComments(data)
+	stripped, errOff, err := stripComments(data)
 	if err != nil {
-		return nil, fmt.Errorf("network config %s: %w", name, err)
+		return nil, fmt.Errorf("network config %s: %w", lineCol(name, data, errOff), err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(stripped))
 	dec.DisallowUnknownFields()
 	var w configJSON
 	if err := dec.Decode(&w); err != nil {
-		return nil, fmt.Errorf("network config %s: %w", name, err)
+		return nil, fmt.Errorf("network config %s: %w", jsonErrorPos(name, data, stripped, err), err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("network config %s: trailing data after the JSON object", name)
+		return nil, fmt.Errorf("network config %s: trailing data after the JSON object", lineCol(name, data, int(dec.InputOffset())))
 	}
 	c := &Config{
 		NumberOfNeuronsA: w.NumberOfNeuronsA, NumberOfNeuronsB: w.NumberOfNeuronsB,
@@ -350,10 +352,19 @@ func WriteConfig(path string, c *Config) error {
 }
 
 // stripComments removes // line comments and /* */ block comments outside
-// JSON strings, as jsmin does for the official configs. Newlines of line
-// comments are kept so JSON error offsets still point near the right line.
-func stripComments(src []byte) ([]byte, error) {
-	out := make([]byte, 0, len(src))
+// JSON strings, as jsmin does for the official configs. Each comment byte
+// becomes a space (newlines stay), so that every byte keeps its offset and
+// JSON errors can be reported at the line and column of the original file.
+// On error it also returns the offset of the unterminated string or comment.
+func stripComments(src []byte) ([]byte, int, error) {
+	out := bytes.Clone(src)
+	blank := func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			if out[k] != '\n' {
+				out[k] = ' '
+			}
+		}
+	}
 	for i := 0; i < len(src); i++ {
 		ch := src[i]
 		switch {
@@ -369,27 +380,79 @@ func stripComments(src []byte) ([]byte, error) {
 				}
 			}
 			if j >= len(src) {
-				return nil, errors.New("unterminated string")
+				return nil, i, errors.New("unterminated string")
 			}
-			out = append(out, src[i:j+1]...)
 			i = j
 		case ch == '/' && i+1 < len(src) && src[i+1] == '/':
-			for i < len(src) && src[i] != '\n' {
-				i++
+			j := i
+			for j < len(src) && src[j] != '\n' {
+				j++
 			}
-			if i < len(src) {
-				out = append(out, '\n')
-			}
+			blank(i, j)
+			i = j
 		case ch == '/' && i+1 < len(src) && src[i+1] == '*':
 			end := bytes.Index(src[i+2:], []byte("*/"))
 			if end < 0 {
-				return nil, errors.New("unterminated /* comment")
+				return nil, i, errors.New("unterminated /* comment")
 			}
-			out = append(out, ' ')
+			blank(i, i+2+end+2)
 			i += 2 + end + 1
-		default:
-			out = append(out, ch)
 		}
 	}
-	return out, nil
+	return out, 0, nil
+}
+
+// posOf gives the 1-based line and column (in characters) of byte offset
+// off of src, as "line:col".
+func posOf(src []byte, off int) string {
+	off = min(max(off, 0), len(src))
+	line := 1 + bytes.Count(src[:off], []byte{'\n'})
+	start := bytes.LastIndexByte(src[:off], '\n') + 1
+	return fmt.Sprintf("%d:%d", line, 1+utf8.RuneCount(src[start:off]))
+}
+
+// lineCol names a position of a config as name:line:col.
+func lineCol(name string, src []byte, off int) string {
+	return name + ":" + posOf(src, off)
+}
+
+// jsonErrorPos locates a decoding error of the comment-stripped config in
+// the original file (offsets are the same, see stripComments): a syntax
+// error at its offending character, a type error inside the value, an
+// unknown field at its key, a truncated file at its end.
+func jsonErrorPos(name string, src, stripped []byte, err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return lineCol(name, src, int(syn.Offset)-1)
+	case errors.As(err, &typ):
+		return lineCol(name, src, int(typ.Offset)-1)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return lineCol(name, src, len(src))
+	}
+	const unknown = "json: unknown field "
+	if msg := err.Error(); strings.HasPrefix(msg, unknown) {
+		if off := keyOffset(stripped, msg[len(unknown):]); off >= 0 {
+			return lineCol(name, src, off)
+		}
+	}
+	return name
+}
+
+// keyOffset finds quoted (a JSON string literal, as the decoder's message
+// quotes it) used as an object key: followed by optional space and ':'.
+func keyOffset(stripped []byte, quoted string) int {
+	for from := 0; ; {
+		i := bytes.Index(stripped[from:], []byte(quoted))
+		if i < 0 {
+			return -1
+		}
+		i += from
+		rest := bytes.TrimLeft(stripped[i+len(quoted):], " \t\r\n")
+		if len(rest) > 0 && rest[0] == ':' {
+			return i
+		}
+		from = i + 1
+	}
 }

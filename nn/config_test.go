@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -318,5 +319,40 @@ func TestBuildRefusesBadShapesAndOptions(t *testing.T) {
 	cfg.NumberOfNeuronsB[0] = -1
 	if _, err := Build(cfg, Shape{3, 28, 28}, 1, Options{}, 1); err == nil || !strings.Contains(err.Error(), "layer 4 (NNMF2d") {
 		t.Errorf("2^40 neurons: want an error naming layer 4, got %v", err)
+	}
+}
+
+// JSON errors are reported at the line and column of the original file,
+// counting the comments the parser strips (block comments spanning lines,
+// line comments, multi-byte characters before the error).
+func TestConfigErrorLineColumn(t *testing.T) {
+	cfg, _ := Preset("cnmf_1x1")
+	good, err := cfg.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(good[1:]) // without the opening brace
+	head := "// a line comment, with \"quotes\"\n/* a block\n   comment é\n*/ {  /* ünïcode */ "
+	cases := []struct {
+		name, src, want string
+	}{
+		// `x` sits on line 4 after `*/ {  /* ünïcode */ ` (20 characters).
+		{"syntax", head + "x" + body, "bad.json:4:21: invalid character 'x'"},
+		{"type", head + "\n  \"iterations\": \"20\"," + body, "bad.json:5:20:"},
+		{"unknown", head + "\n\n    \"colour\": 1," + body, `bad.json:6:5: json: unknown field "colour"`},
+		{"truncated", head + body[:40], fmt.Sprintf("bad.json:%d:%d: unexpected EOF", 4+strings.Count(body[:40], "\n"), 1+len(body[:40])-strings.LastIndex(body[:40], "\n")-1)},
+		{"trailing", head + body + " {}", "trailing data"},
+		{"string", head + "\"abc", "bad.json:4:21: unterminated string"},
+		{"comment", "{\n  /* abc", "bad.json:2:3: unterminated /* comment"},
+	}
+	for _, c := range cases {
+		_, err := ParseConfig([]byte(c.src), "bad.json")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: want an error containing %q, got %v", c.name, c.want, err)
+		}
+	}
+	// The same text without the error parses.
+	if _, err := ParseConfig([]byte(head+body), "good.json"); err != nil {
+		t.Errorf("the commented config is valid: %v", err)
 	}
 }

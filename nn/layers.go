@@ -430,21 +430,24 @@ func newBatchNorm(in Shape, running bool, training *bool) *batchNormLayer {
 	C := in.C
 	l.info.Type = "BatchNorm2d"
 	l.info.Desc = fmt.Sprintf("BatchNorm2d(%d, eps=1e-05, momentum=0.1, affine=True, track_running_stats=%s)", C, pyBool(running))
-	l.mean, l.invStd = make([]float32, C), make([]float32, C)
-	l.scale, l.shift = make([]float32, C), make([]float32, C)
-	l.sumG, l.sumGX = make([]float64, C), make([]float64, C)
-	if running {
-		l.runMean, l.runVar = make([]float32, C), make([]float32, C)
-		for i := range l.runVar {
-			l.runVar[i] = 1
-		}
-	}
 	l.statFwd, l.applyFwd = l.statsShard, l.applyShard
 	l.statBwd, l.applyBwd = l.gradStatsShard, l.gradApplyShard
 	return l
 }
 
+// allocate makes the per-channel statistics and the per-shard partial sums
+// (after the network's memory was checked, see Build).
 func (l *batchNormLayer) allocate(shards int) {
+	C := l.in.C
+	l.mean, l.invStd = make([]float32, C), make([]float32, C)
+	l.scale, l.shift = make([]float32, C), make([]float32, C)
+	l.sumG, l.sumGX = make([]float64, C), make([]float64, C)
+	if l.running {
+		l.runMean, l.runVar = make([]float32, C), make([]float32, C)
+		for i := range l.runVar {
+			l.runVar[i] = 1
+		}
+	}
 	l.parts = make([][]float64, shards)
 	for s := range l.parts {
 		l.parts[s] = make([]float64, 2*l.in.C)

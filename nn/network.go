@@ -41,10 +41,22 @@ func (s Shape) size() int { return s.C * s.H * s.W }
 
 // Options are the build-time choices that the config file does not carry.
 type Options struct {
-	Threads      int         // shards of the network's kernels.Pool (default 1)
+	// Threads is the number of shards of the network's kernels.Pool (default
+	// 1). It is never clamped, because the shard count fixes the order of the
+	// gradient sums and so the bits of the results; each shard's workspace
+	// is counted in the memory estimate, so an absurd count is refused by
+	// the MaxMemory budget instead.
+	Threads      int
 	Backward     nnmf.Method // backward method of every NNMF layer (default Approx)
 	Iterations   int         // > 0 overrides cfg.Iterations for a/b-slot NNMF layers (not pooling)
 	RunningStats bool        // BatchNorm keeps running statistics (momentum 0.1), used when not training
+	// MaxMemory is the memory budget in bytes that Build checks the
+	// network's estimate against (see EstimateMemory): 0 means
+	// DefaultMaxMemory(), a negative value no limit.
+	MaxMemory int64
+	// Optimizer counts Adam's two moments per parameter, which a trainer
+	// keeps beside the network, in the memory estimate.
+	Optimizer bool
 }
 
 // LayerInfo describes one layer of the official Sequential.

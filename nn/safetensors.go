@@ -103,13 +103,22 @@ func ReadSafetensors(path string) (map[string]NamedTensor, map[string]string, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("safetensors: %w", err)
 	}
+	if st.IsDir() {
+		return nil, nil, fmt.Errorf("safetensors %s: is a directory, not a weights file", path)
+	}
+	return readSafetensors(path, f, st.Size())
+}
+
+// readSafetensors decodes a safetensors stream of size bytes; path names it
+// in errors. Nothing it allocates exceeds size (plus the parsed header).
+func readSafetensors(path string, f io.Reader, size int64) (map[string]NamedTensor, map[string]string, error) {
 	var lenBuf [8]byte
 	if _, err := io.ReadFull(f, lenBuf[:]); err != nil {
 		return nil, nil, fmt.Errorf("safetensors %s: file shorter than the 8-byte header length", path)
 	}
 	hlen := binary.LittleEndian.Uint64(lenBuf[:])
-	if hlen > maxHeaderLen || int64(hlen) > st.Size()-8 {
-		return nil, nil, fmt.Errorf("safetensors %s: header length %d does not fit the %d-byte file", path, hlen, st.Size())
+	if hlen > maxHeaderLen || int64(hlen) > size-8 {
+		return nil, nil, fmt.Errorf("safetensors %s: header length %d does not fit the %d-byte file", path, hlen, size)
 	}
 	hj := make([]byte, hlen)
 	if _, err := io.ReadFull(f, hj); err != nil {
@@ -123,7 +132,7 @@ func ReadSafetensors(path string) (map[string]NamedTensor, map[string]string, er
 	if rest := strings.TrimSpace(string(hj[dec.InputOffset():])); rest != "" {
 		return nil, nil, fmt.Errorf("safetensors %s: trailing bytes after the header JSON", path)
 	}
-	dataLen := st.Size() - 8 - int64(hlen)
+	dataLen := size - 8 - int64(hlen)
 	data := make([]byte, dataLen)
 	if _, err := io.ReadFull(f, data); err != nil {
 		return nil, nil, fmt.Errorf("safetensors %s: reading data: %w", path, err)
@@ -132,9 +141,9 @@ func ReadSafetensors(path string) (map[string]NamedTensor, map[string]string, er
 	type span struct {
 		lo, hi int64
 		name   string
+		shape  []int
 	}
 	var spans []span
-	out := make(map[string]NamedTensor, len(raw))
 	for name, msg := range raw {
 		if name == "__metadata__" {
 			if err := json.Unmarshal(msg, &meta); err != nil {
@@ -154,15 +163,9 @@ func ReadSafetensors(path string) (map[string]NamedTensor, map[string]string, er
 		if len(e.Offsets) != 2 {
 			return nil, nil, fmt.Errorf("safetensors %s: tensor %q: data_offsets must have 2 entries, got %d", path, name, len(e.Offsets))
 		}
-		n := int64(1)
-		for _, dim := range e.Shape {
-			if dim < 0 {
-				return nil, nil, fmt.Errorf("safetensors %s: tensor %q: negative dimension in shape %v", path, name, e.Shape)
-			}
-			n *= int64(dim)
-			if n > dataLen {
-				return nil, nil, fmt.Errorf("safetensors %s: tensor %q: shape %v exceeds the data section", path, name, e.Shape)
-			}
+		n, err := elementCount(e.Shape, dataLen/4)
+		if err != nil {
+			return nil, nil, fmt.Errorf("safetensors %s: tensor %q: %w (the data section holds %d bytes)", path, name, err, dataLen)
 		}
 		lo, hi := e.Offsets[0], e.Offsets[1]
 		if lo < 0 || hi < lo || hi > dataLen {
@@ -171,15 +174,17 @@ func ReadSafetensors(path string) (map[string]NamedTensor, map[string]string, er
 		if hi-lo != 4*n {
 			return nil, nil, fmt.Errorf("safetensors %s: tensor %q: data_offsets span %d bytes, shape %v of F32 needs %d", path, name, hi-lo, e.Shape, 4*n)
 		}
-		vals := make([]float32, n)
-		for i := range vals {
-			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[lo+4*int64(i):]))
-		}
-		out[name] = NamedTensor{Name: name, Shape: e.Shape, Data: vals}
-		spans = append(spans, span{lo, hi, name})
+		spans = append(spans, span{lo, hi, name, e.Shape})
 	}
-	// The tensors must tile the data section without gaps or overlaps.
-	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
+	// The tensors must tile the data section without gaps or overlaps. This
+	// is checked before any value is copied: overlapping entries could
+	// otherwise each claim the whole section and multiply the memory used.
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].lo != spans[j].lo {
+			return spans[i].lo < spans[j].lo
+		}
+		return spans[i].name < spans[j].name
+	})
 	var pos int64
 	for _, s := range spans {
 		if s.lo != pos {
@@ -190,7 +195,65 @@ func ReadSafetensors(path string) (map[string]NamedTensor, map[string]string, er
 	if pos != dataLen {
 		return nil, nil, fmt.Errorf("safetensors %s: %d trailing bytes after the last tensor", path, dataLen-pos)
 	}
+	out := make(map[string]NamedTensor, len(spans))
+	for _, s := range spans {
+		vals := make([]float32, (s.hi-s.lo)/4)
+		for i := range vals {
+			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[s.lo+4*int64(i):]))
+		}
+		out[s.name] = NamedTensor{Name: s.name, Shape: s.shape, Data: vals}
+	}
 	return out, meta, nil
+}
+
+// elementCount is the product of shape, computed so that it cannot overflow:
+// every partial product is checked against limit (the number of F32 values
+// the data section can hold) by division before it is formed.
+func elementCount(shape []int, limit int64) (int64, error) {
+	n := int64(1)
+	for _, dim := range shape {
+		if dim < 0 {
+			return 0, fmt.Errorf("negative dimension in shape %v", shape)
+		}
+		if dim == 0 {
+			n = 0
+			continue
+		}
+		if n > limit/int64(dim) {
+			return 0, fmt.Errorf("shape %v needs more F32 values than the %d that fit the data section", shape, limit)
+		}
+		n *= int64(dim)
+	}
+	return n, nil
+}
+
+// checkFinite fails on the first NaN or infinity of a tensor read from path:
+// such a weight poisons every later forward pass, and the user must learn
+// which file and which tensor carry it, not just that a loss became NaN.
+func checkFinite(path, name string, data []float32) error {
+	for i, v := range data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("%s: tensor %q: value %d is %v (weights must be finite)", path, name, i, v)
+		}
+	}
+	return nil
+}
+
+// CheckFinite fails when a tensor of the map (as ReadSafetensors returns it)
+// holds a NaN or an infinity; the error names path and the tensor key. Keys
+// are checked in sorted order so the error is the same on every run.
+func CheckFinite(path string, tensors map[string]NamedTensor) error {
+	keys := make([]string, 0, len(tensors))
+	for k := range tensors {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := checkFinite(path, k, tensors[k].Data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stateTensors lists what SaveWeights writes: every parameter, plus the
@@ -252,6 +315,9 @@ func (n *Network) LoadWeights(path string) error {
 	tensors, _, err := ReadSafetensors(path)
 	if err != nil {
 		return err
+	}
+	if err := CheckFinite(path, tensors); err != nil {
+		return fmt.Errorf("weights %w", err)
 	}
 	want := n.stateTensors()
 	var errs []error

@@ -2,8 +2,12 @@ package nn
 
 import (
 	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -71,7 +75,7 @@ func TestSafetensorsDefects(t *testing.T) {
 		{`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}`, 8, -1, "not a JSON object"},
 		{`{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`, 4, -1, `"w" has dtype "F16"`},
 		{`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}}`, 8, -1, `"w": data_offsets [0, 16] outside`},
-		{`{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, 8, -1, `"w": data_offsets span 8 bytes`},
+		{`{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, 16, -1, `"w": data_offsets span 8 bytes`},
 		{`{"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, 8, -1, `"w" starts at byte 4`},
 		{`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, 8, -1, "4 trailing bytes"},
 		{`{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}`, 4, -1, "negative dimension"},
@@ -178,5 +182,119 @@ func TestLoadPyTorchWeights(t *testing.T) {
 	_, meta, err := ReadSafetensors(filepath.Join(dir, "model.safetensors"))
 	if err != nil || meta["format"] != "pt" {
 		t.Errorf("metadata %v, %v", meta, err)
+	}
+}
+
+// p1Reproducer is the 140-byte file of issue 16 (P1): tensor "a" has shape
+// [2, 2^62], whose element count overflows int64 to a multiple of 2^64 that
+// looked like 0 bytes and made ReadSafetensors panic in makeslice.
+const p1Reproducer = "80000000000000007b2261223a7b226474797065223a22463332222c227368617065223a5b322c343631313638363031383432373338373930345d2c22646174615f6f666673657473223a5b302c305d7d2c2262223a7b226474797065223a22463332222c227368617065223a5b315d2c22646174615f6f666673657473223a5b302c345d7d7d2000000000"
+
+func writeHex(t *testing.T, h string) string {
+	t.Helper()
+	raw, err := hex.DecodeString(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "p1.safetensors")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Every path that reads a weights file reports P1 as an error naming the
+// file and the tensor, not a panic.
+func TestSafetensorsShapeOverflow(t *testing.T) {
+	path := writeHex(t, p1Reproducer)
+	check := func(what string, err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), `tensor "a"`) ||
+			!strings.Contains(err.Error(), "4611686018427387904") {
+			t.Errorf("%s: want an error naming %s, tensor \"a\" and its shape, got %v", what, path, err)
+		}
+	}
+	_, _, err := ReadSafetensors(path)
+	check("ReadSafetensors", err)
+	_, err = ConfigFromWeights(path)
+	check("ConfigFromWeights", err)
+	cfg, _ := Preset("cnmf_1x1")
+	net, err := Build(cfg, Shape{1, 24, 24}, 1, Options{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	check("LoadWeights", net.LoadWeights(path))
+
+	// Products that stay below 2^63 but exceed the data section, and shapes
+	// whose second factor alone would overflow after the first.
+	for _, shape := range []string{"[3037000500,3037000500]", "[4,4611686018427387904]", "[0,9223372036854775807]"} {
+		header := `{"w":{"dtype":"F32","shape":` + shape + `,"data_offsets":[0,4]}}`
+		p := writeRaw(t, header, 4, -1)
+		_, _, err := ReadSafetensors(p)
+		if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), `"w"`) {
+			t.Errorf("shape %s: want an error naming the file and tensor, got %v", shape, err)
+		}
+	}
+}
+
+// Entries that overlap are refused before their values are copied: a
+// header of many entries each spanning the whole data section must not make
+// the reader allocate that section once per entry.
+func TestSafetensorsOverlapRefusedBeforeCopy(t *testing.T) {
+	const n, size = 64, 1 << 18 // 64 entries of 1 MiB each over a 1 MiB section
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"t%02d":{"dtype":"F32","shape":[%d],"data_offsets":[0,%d]}`, i, size, 4*size)
+	}
+	b.WriteString("}")
+	path := writeRaw(t, b.String(), 4*size, -1)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, _, err := ReadSafetensors(path)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "overlap") {
+		t.Fatalf("want an overlap error, got %v", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 8*4*size {
+		t.Errorf("reading allocated %d bytes for a %d-byte data section", got, 4*size)
+	}
+}
+
+// A weights file with a NaN or an infinity is refused at load, naming the
+// file and the tensor, and leaves the network unchanged.
+func TestLoadWeightsRejectsNonFinite(t *testing.T) {
+	cfg, _ := Preset("cnmf_1x1")
+	net, err := Build(cfg, Shape{1, 24, 24}, 1, Options{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		var ts []NamedTensor
+		for _, p := range net.Params() {
+			d := slices.Clone(p.Data)
+			if p.Key == "5.weight" {
+				d[7] = bad
+			}
+			ts = append(ts, NamedTensor{Name: p.Key, Shape: p.Shape, Data: d})
+		}
+		path := filepath.Join(t.TempDir(), "nan.safetensors")
+		if err := WriteSafetensors(path, ts, nil); err != nil {
+			t.Fatal(err)
+		}
+		before := slices.Clone(net.Params()[1].Data)
+		err := net.LoadWeights(path)
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), `"5.weight"`) || !strings.Contains(err.Error(), "value 7") {
+			t.Errorf("%v: want an error naming %s, tensor \"5.weight\" and value 7, got %v", bad, path, err)
+		}
+		if !slices.Equal(net.Params()[1].Data, before) {
+			t.Errorf("%v: a refused load changed the weights", bad)
+		}
 	}
 }

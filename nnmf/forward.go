@@ -31,6 +31,29 @@ type Workspace struct {
 	piv     []int
 }
 
+// WorkspaceBytes is the memory NewWorkspace(maxRows) allocates, computed
+// without allocating (in float64, so that absurd sizes cannot overflow), so
+// that a caller can check a network's memory before building it.
+func (l *Layer) WorkspaceBytes(maxRows int) float64 {
+	maxRows = max(maxRows, 1)
+	k, d := float64(l.Out), float64(l.In)
+	kp, dp := float64((l.Out+15)&^15), float64((l.In+15)&^15)
+	floats := k*dp + d*kp + kernels.NNMFTileRows*(2*dp+kp) // packed, scratch
+	switch l.method {
+	case Unrolled:
+		floats += float64(l.Iterations) * float64(maxRows) * k
+	case LastIter, LastIterSqrtT:
+		floats += float64(maxRows) * k
+	}
+	block := float64(min(maxRows, max(16, blockFloats/max(l.In, 1))))
+	floats += 4*block*d + 6*block*k // bufD (3, the first doubled), bufK (5, the first doubled)
+	bytes := 4 * floats
+	if l.method == Implicit {
+		bytes += 4*(k*d+d+k*k) + 8*(2*k*k+3*k) + 8*k // kd, c, kk; a, lu, nk, rhs, tmp; piv
+	}
+	return bytes
+}
+
 // NewWorkspace allocates the scratch memory for calls of at most maxRows rows.
 func (l *Layer) NewWorkspace(maxRows int) *Workspace {
 	maxRows = max(maxRows, 1)
@@ -51,14 +74,14 @@ func (l *Layer) NewWorkspace(maxRows int) *Workspace {
 	// (~512 KB each) stay in cache instead of streaming rows × D arrays
 	// through memory, while its GEMMs stay large enough to run near peak.
 	ws.block = min(maxRows, max(16, blockFloats/d))
-	for i := range ws.bufD {
+	ws.bufD[0] = make([]float32, 2*ws.block*d)
+	for i := 1; i < len(ws.bufD); i++ {
 		ws.bufD[i] = make([]float32, ws.block*d)
 	}
-	ws.bufD[0] = make([]float32, 2*ws.block*d)
-	for i := range ws.bufK {
+	ws.bufK[0] = make([]float32, 2*ws.block*k)
+	for i := 1; i < len(ws.bufK); i++ {
 		ws.bufK[i] = make([]float32, ws.block*k)
 	}
-	ws.bufK[0] = make([]float32, 2*ws.block*k)
 	if l.method == Implicit {
 		ws.kd = make([]float32, k*d)
 		ws.c = make([]float32, d)

@@ -31,6 +31,7 @@ type BenchOptions struct {
 	Train, Infer  bool        // what to time; neither means both
 	Seed          uint64
 	CPUProfile    string // write a CPU profile of the timed steps here
+	MaxMemory     int64  // the network's memory budget (nn.Options.MaxMemory; 0 = half of the RAM)
 }
 
 // BenchPhase is the result of one mode (train or infer).
@@ -107,7 +108,7 @@ func Bench(o BenchOptions) (*BenchResult, error) {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	in := o.Input
-	net, err := nn.Build(cfg, in, o.BatchSize, nn.Options{Threads: o.Threads, Backward: o.Backward, Iterations: o.Iterations}, o.Seed)
+	net, err := nn.Build(cfg, in, o.BatchSize, nn.Options{Threads: o.Threads, Backward: o.Backward, Iterations: o.Iterations, MaxMemory: o.MaxMemory, Optimizer: true}, o.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %s on input %d×%d×%d: %w", opts.networkSource(), in.C, in.H, in.W, err)
 	}

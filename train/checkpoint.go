@@ -204,14 +204,9 @@ func (c *Checkpointer) Load(e *Engine) error {
 	if err != nil {
 		return err
 	}
-	var st checkpointState
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&st); err != nil {
-		return fmt.Errorf("%s: %w", statePath, err)
-	}
-	if st.Format != stateFormat {
-		return fmt.Errorf("%s: format %d, this build reads format %d", statePath, st.Format, stateFormat)
+	st, err := parseState(raw, statePath)
+	if err != nil {
+		return err
 	}
 	if st.Streams.Seed != c.Seed {
 		return fmt.Errorf("%s: the checkpoint was made with seed %d, not %d", statePath, st.Streams.Seed, c.Seed)
@@ -225,6 +220,9 @@ func (c *Checkpointer) Load(e *Engine) error {
 	momentsPath := filepath.Join(dir, OptimizerFile)
 	moments, _, err := nn.ReadSafetensors(momentsPath)
 	if err != nil {
+		return err
+	}
+	if err := checkMoments(momentsPath, moments); err != nil {
 		return err
 	}
 	for i, saved := range st.Optimizers {
@@ -258,6 +256,20 @@ func (c *Checkpointer) Load(e *Engine) error {
 	e.Stopped = st.Stopped
 	e.History = st.History
 	return WriteMetricsCSV(filepath.Join(c.RunDir, MetricsFile), e.Opt.Groups, e.History)
+}
+
+// parseState decodes and validates a state.json; path names it in errors.
+func parseState(raw []byte, path string) (checkpointState, error) {
+	var st checkpointState
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return st, fmt.Errorf("%s: %w", path, err)
+	}
+	if st.Format != stateFormat {
+		return st, fmt.Errorf("%s: format %d, this build reads format %d", path, st.Format, stateFormat)
+	}
+	return st, st.validate(path)
 }
 
 // MetricsHeader is the reference CSV's columns followed by one learning-rate

@@ -37,6 +37,9 @@ type OpenOptions struct {
 	// RunningStats, if not nil, says whether the weights carry BatchNorm
 	// running statistics to use instead of batch statistics.
 	RunningStats *bool
+	// MaxMemory is the network's memory budget (nn.Options.MaxMemory; 0 =
+	// half of the machine's RAM).
+	MaxMemory int64
 }
 
 // Model is a trained network opened for evaluation, with what deepnmf
@@ -134,7 +137,7 @@ func OpenModel(src ModelSource, o OpenOptions) (*Model, error) {
 		return nil, err
 	}
 	m.Input = nn.Shape{C: m.Dataset.Channels, H: m.Dataset.Crop, W: m.Dataset.Crop}
-	if m.Net, err = buildFor(m.Config, m.ConfigSource, m.Dataset, m.BatchSize, nn.Options{Threads: threads, RunningStats: m.RunningStats}, 0); err != nil {
+	if m.Net, err = buildFor(m.Config, m.ConfigSource, m.Dataset, m.BatchSize, nn.Options{Threads: threads, RunningStats: m.RunningStats, MaxMemory: o.MaxMemory}, 0); err != nil {
 		return nil, err
 	}
 	if err := m.Net.LoadWeights(m.Weights); err != nil {

@@ -53,6 +53,10 @@ type Options struct {
 	// RunningStats makes BatchNorm keep running statistics (momentum 0.1) and
 	// use them at evaluation, instead of the official batch statistics.
 	RunningStats bool `json:"running_stats"`
+	// MaxMemory is the memory budget of the network in bytes (see
+	// nn.Options.MaxMemory; 0 = half of the machine's RAM). It belongs to
+	// the machine, not the run, so run.json does not keep it.
+	MaxMemory int64 `json:"-"`
 }
 
 // lrKeys are the JSON names of Options.LR, the flags' names in snake_case.

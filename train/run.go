@@ -96,6 +96,8 @@ type Overrides struct {
 	Threads int
 	DataDir string
 	Data    *data.Dataset // an already loaded dataset (it must be the run's)
+	// MaxMemory is the network's memory budget (Options.MaxMemory).
+	MaxMemory int64
 }
 
 // Session is a run directory opened for training: data, network,
@@ -157,6 +159,7 @@ func Resume(runDir string, over Overrides) (*Session, error) {
 	}
 	opts.DataDir = resumeDataDir(over.DataDir, opts.DataDir, os.Getenv(data.EnvDataDir), info.DataRoot)
 	opts.Data = over.Data
+	opts.MaxMemory = over.MaxMemory
 	return open(opts, runDir, mustResume)
 }
 
@@ -242,7 +245,7 @@ func open(opts Options, runDir string, mode openMode) (s *Session, err error) {
 			return s, err
 		}
 		saved := info.Options
-		saved.Epochs, saved.Threads, saved.DataDir, saved.Data = opts.Epochs, opts.Threads, opts.DataDir, opts.Data
+		saved.Epochs, saved.Threads, saved.DataDir, saved.Data, saved.MaxMemory = opts.Epochs, opts.Threads, opts.DataDir, opts.Data, opts.MaxMemory
 		saved.Name = saved.ModelName()
 		// Without config.json (killed before it was written) the options name the network.
 		if saved.Network, err = nn.LoadConfig(filepath.Join(runDir, ConfigFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -385,6 +388,7 @@ func (s *Session) prepareResume(over Options) error {
 		opts.DataDir = over.DataDir
 	}
 	opts.Data = over.Data
+	opts.MaxMemory = over.MaxMemory
 	info.Resumed = append(info.Resumed, time.Now().UTC().Format(time.RFC3339))
 	info.Threads, info.Version = opts.Threads, Version()
 	info.Options = opts
@@ -409,6 +413,10 @@ func (s *Session) build(opts Options, netCfg *nn.Config, source string) error {
 	s.Opts, s.NetCfg = opts, netCfg
 	ds := opts.Data
 	if ds == nil {
+		// Refuse a network over the memory budget before loading the data.
+		if err := opts.CheckMemory(netCfg, source); err != nil {
+			return err
+		}
 		root, err := data.ResolveDir(opts.DataDir)
 		if err != nil {
 			return err
@@ -429,8 +437,8 @@ func (s *Session) build(opts Options, netCfg *nn.Config, source string) error {
 	if err != nil {
 		return err
 	}
-	net, err := buildFor(netCfg, source, ds.Info, opts.BatchSize,
-		nn.Options{Threads: opts.Threads, Backward: opts.Backward, Iterations: opts.Iterations, RunningStats: opts.RunningStats}, opts.Seed)
+	maxBatch := WorkspaceBatch(opts.BatchSize, trainSet.Images(), testSet.Images())
+	net, err := buildFor(netCfg, source, ds.Info, maxBatch, opts.NetOptions(), opts.Seed)
 	if err != nil {
 		return err
 	}
@@ -447,7 +455,7 @@ func (s *Session) build(opts Options, netCfg *nn.Config, source string) error {
 	in := nn.Shape{C: ds.Channels, H: ds.Crop, W: ds.Crop}
 	s.Engine = &Engine{
 		Net: net, Opt: opt, Cfg: cfg, Train: trainSet, Test: testSet,
-		MaxBatch: opts.BatchSize, InputLen: in.C * in.H * in.W,
+		MaxBatch: maxBatch, InputLen: in.C * in.H * in.W,
 	}
 	s.Ckpt = &Checkpointer{RunDir: s.RunDir, Weights: net, Seed: opts.Seed,
 		Metadata: map[string]string{"model": opts.ModelName(), "dataset": ds.Name}}

@@ -121,6 +121,7 @@ max images/s are reported, with the peak RSS, the heap allocations per timed ste
 	fl.Uint64Var(&f.o.Seed, "seed", 0, "seed of the weights and the synthetic batches")
 	fl.StringVar(&f.o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object")
+	addMaxMemoryFlag(fl, &f.o.MaxMemory)
 	hiddenAlias(fl, "batch", "batch-size")
 	return cmd
 }

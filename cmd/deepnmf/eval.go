@@ -87,6 +87,7 @@ load directly.`,
 	fl.IntVar(&f.limit, "limit-test", 0, "evaluate only the first N test images (0 = all)")
 	fl.BoolVar(&f.runningStats, "running-stats", false, "the weights carry BatchNorm running statistics (networks trained with them); use them instead of batch statistics (default with --run: as the run was trained)")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object")
+	addMaxMemoryFlag(fl, &f.open.MaxMemory)
 	hiddenAlias(fl, "limit", "limit-test")
 	return cmd
 }

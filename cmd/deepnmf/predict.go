@@ -4,12 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
-	_ "image/jpeg" // registers the JPEG decoder with image.Decode
-	_ "image/png"  // registers the PNG decoder with image.Decode
-	"math"
-	"os"
 	"runtime"
 	"sort"
 
@@ -84,7 +78,7 @@ weights saved by deepnmf carry their config, so --config may be left out.`,
 			info, in := m.Dataset, m.Input
 			x := make([]float32, len(files)*in.C*in.H*in.W)
 			for i, path := range files {
-				if err := loadImage(path, info, x[i*in.C*in.H*in.W:(i+1)*in.C*in.H*in.W]); err != nil {
+				if err := data.ReadImage(path, info, x[i*in.C*in.H*in.W:(i+1)*in.C*in.H*in.W]); err != nil {
 					return err
 				}
 			}
@@ -128,106 +122,7 @@ weights saved by deepnmf carry their config, so --config may be left out.`,
 	f.IntVar(&top, "top", 3, "number of classes to print per image")
 	f.IntVar(&open.Threads, "threads", runtime.NumCPU(), "worker goroutines (fixed shards of the batch)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
+	addMaxMemoryFlag(f, &open.MaxMemory)
 	f.BoolVar(&runningStats, "running-stats", false, "the weights carry BatchNorm running statistics; use them (default with --run: as the run was trained)")
 	return cmd
-}
-
-// loadImage decodes a PNG/JPEG file and writes the prepared CHW float32 image
-// (info.Channels × info.Crop × info.Crop) into dst.
-func loadImage(path string, info data.Info, dst []float32) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		// Decoding it would report an unknown image format.
-		return fmt.Errorf("%s is a directory, not an image file", path)
-	}
-	img, _, err := image.Decode(f)
-	if errors.Is(err, image.ErrFormat) {
-		return fmt.Errorf("%s: not a PNG or JPEG image", path)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
-	if w < 1 || h < 1 {
-		return fmt.Errorf("%s: empty image", path)
-	}
-	ch := info.Channels
-	src := make([]float64, ch*w*h)
-	for y := range h {
-		for x := range w {
-			c := color.NRGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA)
-			if ch == 1 {
-				// PIL's convert("L"): L = R·299/1000 + G·587/1000 + B·114/1000.
-				src[y*w+x] = float64((int(c.R)*299 + int(c.G)*587 + int(c.B)*114 + 500) / 1000)
-			} else {
-				src[0*w*h+y*w+x] = float64(c.R)
-				src[1*w*h+y*w+x] = float64(c.G)
-				src[2*w*h+y*w+x] = float64(c.B)
-			}
-		}
-	}
-	// Shorter side to info.Size, then a centred info.Size square, then the
-	// evaluation CenterCrop to info.Crop.
-	scale := float64(info.Size) / float64(min(w, h))
-	rw, rh := max(info.Size, int(math.Round(float64(w)*scale))), max(info.Size, int(math.Round(float64(h)*scale)))
-	resized := resize(src, ch, w, h, rw, rh)
-	left := (rw-info.Size)/2 + (info.Size-info.Crop)/2
-	topOff := (rh-info.Size)/2 + (info.Size-info.Crop)/2
-	for c := range ch {
-		for y := range info.Crop {
-			for x := range info.Crop {
-				v := resized[c*rw*rh+(topOff+y)*rw+left+x]
-				dst[c*info.Crop*info.Crop+y*info.Crop+x] = float32(uint8(min(max(math.Round(v), 0), 255))) / 255
-			}
-		}
-	}
-	return nil
-}
-
-// resize scales a CHW image: area averaging when shrinking (each output
-// pixel is the mean of the source area it covers), bilinear interpolation
-// when enlarging; separable, in float64.
-func resize(src []float64, ch, w, h, nw, nh int) []float64 {
-	tmp := make([]float64, ch*h*nw)
-	for c := range ch {
-		for y := range h {
-			resample1D(src[c*w*h+y*w:], 1, w, tmp[c*h*nw+y*nw:], 1, nw)
-		}
-	}
-	out := make([]float64, ch*nh*nw)
-	for c := range ch {
-		for x := range nw {
-			resample1D(tmp[c*h*nw+x:], nw, h, out[c*nh*nw+x:], nw, nh)
-		}
-	}
-	return out
-}
-
-func resample1D(src []float64, sstride, n int, dst []float64, dstride, m int) {
-	scale := float64(n) / float64(m)
-	for i := range m {
-		if scale >= 1 {
-			lo, hi := float64(i)*scale, float64(i+1)*scale
-			var sum float64
-			for j := int(lo); j < n && float64(j) < hi; j++ {
-				overlap := min(hi, float64(j+1)) - max(lo, float64(j))
-				sum += overlap * src[j*sstride]
-			}
-			dst[i*dstride] = sum / scale
-			continue
-		}
-		pos := min(max((float64(i)+0.5)*scale-0.5, 0), float64(n-1))
-		j := min(int(pos), n-2)
-		if n == 1 {
-			dst[i*dstride] = src[0]
-			continue
-		}
-		f := pos - float64(j)
-		dst[i*dstride] = (1-f)*src[j*sstride] + f*src[(j+1)*sstride]
-	}
 }

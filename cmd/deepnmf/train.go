@@ -99,7 +99,7 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 						return fmt.Errorf("--%s cannot change on --resume (the run keeps its options; only --epochs, --threads and --data-dir may be given)", name)
 					}
 				}
-				over := train.Overrides{DataDir: opts.DataDir}
+				over := train.Overrides{DataDir: opts.DataDir, MaxMemory: opts.MaxMemory}
 				if cmd.Flags().Changed("epochs") {
 					over.Epochs = opts.Epochs
 				}
@@ -116,7 +116,11 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 				if err := opts.Validate(); err != nil {
 					return flagError(err)
 				}
-				if _, err := opts.NetworkConfig(); err != nil {
+				cfg, cerr := opts.NetworkConfig()
+				if cerr != nil {
+					return cerr
+				}
+				if err := opts.CheckMemory(cfg, ""); err != nil {
 					return err
 				}
 				if err := train.CheckStart(runDir); err != nil {
@@ -176,6 +180,7 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 	f.IntVar((*int)(&opts.LossMode), "loss-mode", int(opts.LossMode), "0 = (0.5·MSE + KL)/1.5 (official), 1 = cross-entropy on the probabilities")
 	f.BoolVar(&opts.RunningStats, "running-stats", false, "BatchNorm keeps running statistics and uses them at evaluation (the official code uses batch statistics)")
 	f.BoolVar(&noFetch, "no-fetch", false, "never download a missing dataset")
+	addMaxMemoryFlag(f, &opts.MaxMemory)
 	return cmd
 }
 
