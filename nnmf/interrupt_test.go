@@ -8,11 +8,14 @@ import (
 	"github.com/deepnmf/deepnmf/kernels"
 )
 
-// Forward runs long iteration counts in pieces so that it can be
-// interrupted; the pieces must give the bits of one kernel call.
+// Forward runs long iteration counts and many rows in pieces so that it can
+// be interrupted; the pieces must give the bits of one kernel call.
 func TestForwardInPiecesIsOneCall(t *testing.T) {
 	allPaths(t, func(t *testing.T) {
-		const rows, k, d, iters = 11, 5, 13, 2*interruptIters + 7
+		const rows, k, d, iters = 23, 5, 13, 2*interruptIters + 7
+		// Blocks of two tiles and a partial one, besides the pieces of iterations.
+		defer func(w int) { interruptWork = w }(interruptWork)
+		interruptWork = 2 * kernels.NNMFTileRows * k * d * interruptIters
 		p := newProblem(rows, k, d, 4)
 		packed := make([]float32, kernels.NNMFPackedLen(k, d))
 		kernels.NNMFPack(p.w, k, d, packed)

@@ -258,8 +258,8 @@ func open(opts Options, runDir string, mode openMode) (s *Session, err error) {
 		saved := info.Options
 		saved.Epochs, saved.Threads, saved.DataDir, saved.Data, saved.MaxMemory = opts.Epochs, opts.Threads, opts.DataDir, opts.Data, opts.MaxMemory
 		saved.Name = saved.ModelName()
-		saved.Network, err = nn.LoadConfig(filepath.Join(runDir, ConfigFile))
-		if err != nil {
+		// Without config.json (killed before it was written) the options name the network.
+		if saved.Network, err = nn.LoadConfig(filepath.Join(runDir, ConfigFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return s, err
 		}
 		if err := saved.Validate(); err != nil {
@@ -375,10 +375,12 @@ func (s *Session) prepareNew(opts Options) error {
 	if err := s.build(opts, netCfg, opts.networkSource()); err != nil {
 		return err
 	}
-	if err := nn.WriteConfig(filepath.Join(s.RunDir, ConfigFile), netCfg); err != nil {
+	// run.json first: killed between the two writes, the directory is a run
+	// that the same command starts over, not a stranger's config.json.
+	if err := s.writeInfo(); err != nil {
 		return err
 	}
-	return s.writeInfo()
+	return nn.WriteConfig(filepath.Join(s.RunDir, ConfigFile), netCfg)
 }
 
 func (s *Session) prepareResume(over Options) error {

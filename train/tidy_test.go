@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,5 +79,37 @@ func TestOpenSettlesCheckpointPrev(t *testing.T) {
 			}
 			sameFiles(t, "final weights", filepath.Join(full, FinalFile), filepath.Join(dir, FinalFile))
 		})
+	}
+}
+
+// Found by the SIGKILL test: a kill between Start's writes of config.json
+// and run.json left a directory that the same command refused as "not a run
+// directory". run.json now comes first; killed before config.json, the run
+// starts over with the same command and with --resume alike.
+func TestKilledBeforeConfigJSONStartsOver(t *testing.T) {
+	ds := syntheticCIFAR(t, 150, 50)
+	ctx := context.Background()
+	full := filepath.Join(t.TempDir(), "full")
+	if err := runSession(t, ctx, tinyOptions(1), full, false, ds, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, resume := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "run")
+		cctx, cancel := context.WithCancel(ctx)
+		cancel() // stopped before its first batch: run.json and config.json written
+		if err := runSession(t, cctx, tinyOptions(1), dir, false, ds, nil); !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("cancelled run: %v", err)
+		}
+		if err := os.Remove(filepath.Join(dir, ConfigFile)); err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckStart(dir); err != nil {
+			t.Errorf("CheckStart: %v", err)
+		}
+		if err := runSession(t, ctx, tinyOptions(1), dir, resume, ds, nil); err != nil {
+			t.Fatalf("resume %v: %v", resume, err)
+		}
+		sameFiles(t, "final weights", filepath.Join(full, FinalFile), filepath.Join(dir, FinalFile))
+		sameFiles(t, "config", filepath.Join(full, ConfigFile), filepath.Join(dir, ConfigFile))
 	}
 }

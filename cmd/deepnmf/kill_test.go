@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -277,7 +278,7 @@ func (p *process) wait(t *testing.T, limit time.Duration) {
 // killTrigger decides when a process is SIGKILLed.
 type killTrigger struct {
 	kind  string
-	after time.Duration // "time": after the start; otherwise: after the event
+	after time.Duration // "start": after the start; otherwise: after the event
 	nth   int           // "checkpoint": the nth checkpoint write of the process
 }
 
@@ -351,6 +352,9 @@ func (w *watcher) fired(k killTrigger) bool {
 		return max(w.writes, w.saved) >= k.nth
 	case "a new checkpoint":
 		return replaced(state, w.state)
+	case "first file":
+		// The first file of a new run: Start writes run.json, then config.json.
+		return w.info == nil && (fileExists(filepath.Join(w.dir, train.RunInfoFile)) || fileExists(filepath.Join(w.dir, train.ConfigFile)))
 	case "training":
 		// Start and resume write run.json (atomically, so a new file) just
 		// before the first batch.
@@ -401,10 +405,11 @@ func checkpointEpochs(dir string) int {
 		if err != nil {
 			continue
 		}
-		var epoch int
-		if i := bytes.Index(raw, []byte(`"epoch": `)); i >= 0 {
-			fmt.Sscanf(string(raw[i+len(`"epoch": `):]), "%d", &epoch)
-			return epoch
+		var st struct {
+			Epoch int `json:"epoch"`
+		}
+		if json.Unmarshal(raw, &st) == nil {
+			return st.Epoch
 		}
 	}
 	return -1
@@ -427,12 +432,14 @@ func TestSIGKILLAtRandomMomentsThenResumeIsBitIdentical(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 5))
 	// The kinds of moments, shuffled with the seed: while the process starts
-	// (lock, clean-up, dataset), at a random time of its training, inside a
-	// checkpoint write, right after one (before or while metrics.csv is
-	// written), inside the final write.
+	// (lock, clean-up, dataset), as a new run writes its first file (a
+	// process that continues a run finishes it, and the next run is killed),
+	// at a random time of its training, inside a checkpoint write, right
+	// after one (before or while metrics.csv is written), inside the final
+	// write.
 	kinds := []string{"start", "training", "checkpoint", "a new checkpoint", "final write"}
 	if !testing.Short() {
-		kinds = append(kinds, "start", "start", "training", "training", "training", "training", "training", "training",
+		kinds = append(kinds, "start", "first file", "training", "training", "training", "training", "training", "training",
 			"checkpoint", "checkpoint", "checkpoint", "checkpoint", "a new checkpoint", "final write", "final write")
 	}
 	rng.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })

@@ -77,7 +77,7 @@ func TestSIGINTInsideAHugeBatch(t *testing.T) {
 	if !waitFor(t, p, func() bool { return fileExists(filepath.Join(dir, train.RunInfoFile)) }) {
 		t.Fatalf("deepnmf ended before training: %v\n%s", p.err, p.out.String())
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(time.Second) // well inside the first batch, whose forward would take hours
 	sent := time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestSecondSIGINTKillsAtOnce(t *testing.T) {
 	select {
 	case <-p.done:
 		t.Fatalf("the first SIGINT ended deepnmf (%v) although it cannot stop cleanly while it reads", p.err)
-	case <-time.After(300 * time.Millisecond):
+	case <-time.After(500 * time.Millisecond):
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
