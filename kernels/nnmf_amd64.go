@@ -38,3 +38,16 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// nnmfApproxTileFunc is the fused backward's tile kernel on the active path,
+// nil where there is none (AVX2 has too few registers for its blocks).
+func nnmfApproxTileFunc() nnmfApproxTileFn {
+	if ActivePath() == PathAVX512 {
+		return nnmfApproxTileAVX512Go
+	}
+	return nil
+}
+
+func nnmfApproxTileAVX512Go(x, gx, at, bt, wp, acc []float32, k, kp, d, dp, mask int) {
+	nnmfApproxTileAVX512(unsafe.SliceData(x), unsafe.SliceData(gx), unsafe.SliceData(at), unsafe.SliceData(bt), unsafe.SliceData(wp), unsafe.SliceData(acc), k, kp, d, dp, mask)
+}

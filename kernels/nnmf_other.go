@@ -3,3 +3,5 @@
 package kernels
 
 func nnmfTileFunc() nnmfTileFn { return nnmfTileGo }
+
+func nnmfApproxTileFunc() nnmfApproxTileFn { return nil }

@@ -64,6 +64,7 @@ func main() {
 	ConstraintExpr("amd64,!noasm,!purego")
 	gen(avx512)
 	gen(avx2)
+	genApprox(avx512)
 	Generate()
 }
 
