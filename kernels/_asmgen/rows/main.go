@@ -1,0 +1,337 @@
+// Command rows generates the AVX-512 row kernels of package kernels with avo:
+//
+//	go run . -out ../../rows_amd64.s -stubs ../../rows_stubs_amd64.go -pkg kernels
+//
+// (see the go:generate line in kernels/rows_amd64.go).
+//
+// They are the element-wise passes of the layers around the NNMF kernels
+// (L1Norm, BatchNorm, ReLU, the finiteness check), which in Go run one float
+// per instruction. Every kernel walks rows of c floats (row stride c) in
+// vectors of 16 lanes, the last one under the lane mask "mask" (c mod 16
+// lanes; all 16 when c is a multiple of 16), and reproduces the Go twin in
+// kernels/rows.go operation for operation: products and sums are rounded
+// separately (no FMA), and sums over a row run in 16 lanes (lane j takes
+// elements j, j+16, …) reduced by the fixed tree of allLanesSum.
+package main
+
+import (
+	"flag"
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	flag.Parse()
+	ConstraintExpr("amd64,!noasm,!purego")
+	genScaleRows()
+	genL1NormBackward()
+	genScaleShift()
+	genBNGradApply()
+	genReLUBackward()
+	genNonFinite()
+	Generate()
+}
+
+const lanes = 16
+
+func broadcastConst(c float32) VecVirtual {
+	g := GP32()
+	MOVL(U32(math.Float32bits(c)), g)
+	x := XMM()
+	VMOVD(g, x)
+	v := ZMM()
+	VBROADCASTSS(x, v)
+	return v
+}
+
+func paramMem(name string) Mem {
+	basic, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return basic.Addr
+}
+
+func zeroVec() VecVirtual { return broadcastConst(0) }
+
+// allLanesSum replaces every lane of v by the sum of all its lanes: lane j
+// adds lane j^8, then j^4, j^2, j^1.
+func allLanesSum(v VecVirtual) {
+	t := ZMM()
+	VSHUFF32X4(U8(0x4e), v, v, t) // 128-bit lanes 2 3 0 1
+	VADDPS(t, v, v)
+	VSHUFF32X4(U8(0xb1), v, v, t) // 128-bit lanes 1 0 3 2
+	VADDPS(t, v, v)
+	VPERMILPS(U8(0x4e), v, t) // 2 3 0 1 within each 128-bit lane
+	VADDPS(t, v, v)
+	VPERMILPS(U8(0xb1), v, t) // 1 0 3 2
+	VADDPS(t, v, v)
+}
+
+// rowWalk emits a loop over the vectors of one row: body(off, masked) for
+// each full vector (masked false) at byte offset off, then for the last,
+// partial vector (masked true) when the row has one. full holds the number of
+// full vectors; the tail is taken when tail (a register) is non-zero.
+func rowWalk(name string, full, tail Register, body func(off Register, masked bool)) {
+	off := GP64()
+	MOVQ(U32(0), off)
+	n := GP64()
+	MOVQ(full, n)
+	TESTQ(n, n)
+	JE(LabelRef(name + "_tail"))
+	Label(name + "_vec")
+	body(off, false)
+	ADDQ(U8(4*lanes), off)
+	DECQ(n)
+	JNE(LabelRef(name + "_vec"))
+	Label(name + "_tail")
+	TESTQ(tail, tail)
+	JE(LabelRef(name + "_done"))
+	body(off, true)
+	Label(name + "_done")
+}
+
+// rowParams loads the shape parameters every row kernel takes: rows, the row
+// length c in bytes, the number of full vectors, whether there is a tail, and
+// the tail mask in a K register.
+type rowShape struct {
+	rows, cb, full, tail Register
+	mask                 OpmaskVirtual
+}
+
+func loadShape() rowShape {
+	var s rowShape
+	s.rows = Load(Param("rows"), GP64())
+	c := Load(Param("c"), GP64())
+	s.full = GP64()
+	MOVQ(c, s.full)
+	SHRQ(U8(4), s.full)
+	s.tail = GP64()
+	MOVQ(c, s.tail)
+	ANDQ(U8(15), s.tail)
+	s.cb = c
+	SHLQ(U8(2), s.cb)
+	m := GP32()
+	Load(Param("mask"), m)
+	s.mask = K()
+	KMOVW(m, s.mask)
+	return s
+}
+
+func load(m Mem, masked bool, k OpmaskVirtual, v VecVirtual) {
+	if masked {
+		VMOVUPS_Z(m, k, v)
+	} else {
+		VMOVUPS(m, v)
+	}
+}
+
+func store(v VecVirtual, masked bool, k OpmaskVirtual, m Mem) {
+	if masked {
+		VMOVUPS(v, k, m)
+	} else {
+		VMOVUPS(v, m)
+	}
+}
+
+func genScaleRows() {
+	TEXT("scaleRowsAVX512", NOSPLIT, "func(y, x, f *float32, rows, c int, mask int32)")
+	Pragma("noescape")
+	Doc("scaleRowsAVX512 writes y = x·f[r] for every row r of x.")
+	s := loadShape()
+	px := Load(Param("x"), GP64())
+	py := Load(Param("y"), GP64())
+	pf := Load(Param("f"), GP64())
+	Label("sr_row")
+	f := ZMM()
+	VBROADCASTSS(Mem{Base: pf}, f)
+	rowWalk("sr", s.full, s.tail, func(off Register, masked bool) {
+		v := ZMM()
+		load(Mem{Base: px, Index: off, Scale: 1}, masked, s.mask, v)
+		VMULPS(f, v, v)
+		store(v, masked, s.mask, Mem{Base: py, Index: off, Scale: 1})
+	})
+	ADDQ(s.cb, px)
+	ADDQ(s.cb, py)
+	ADDQ(U8(4), pf)
+	DECQ(s.rows)
+	JNE(LabelRef("sr_row"))
+	VZEROUPPER()
+	RET()
+}
+
+func genL1NormBackward() {
+	TEXT("l1NormRowsBackwardAVX512", NOSPLIT, "func(gx, gy, x, y *float32, rows, c int, mask int32)")
+	Pragma("noescape")
+	Doc("l1NormRowsBackwardAVX512 writes gx = (gy − Σ gy·y) / (Σx + 1e-19) for every row.")
+	s := loadShape()
+	px := Load(Param("x"), GP64())
+	py := Load(Param("y"), GP64())
+	pgy := Load(Param("gy"), GP64())
+	pgx := Load(Param("gx"), GP64())
+	guard := broadcastConst(1e-19)
+	one := broadcastConst(1)
+	Label("l1b_row")
+	sum := zeroVec()
+	dot := zeroVec()
+	rowWalk("l1b_sum", s.full, s.tail, func(off Register, masked bool) {
+		v := ZMM()
+		load(Mem{Base: px, Index: off, Scale: 1}, masked, s.mask, v)
+		VADDPS(v, sum, sum)
+		g := ZMM()
+		load(Mem{Base: pgy, Index: off, Scale: 1}, masked, s.mask, g)
+		yv := ZMM()
+		load(Mem{Base: py, Index: off, Scale: 1}, masked, s.mask, yv)
+		VMULPS(yv, g, g)
+		VADDPS(g, dot, dot)
+	})
+	allLanesSum(sum)
+	allLanesSum(dot)
+	VADDPS(guard, sum, sum)
+	VDIVPS(sum, one, sum)
+	rowWalk("l1b_out", s.full, s.tail, func(off Register, masked bool) {
+		g := ZMM()
+		load(Mem{Base: pgy, Index: off, Scale: 1}, masked, s.mask, g)
+		VSUBPS(dot, g, g)
+		VMULPS(sum, g, g)
+		store(g, masked, s.mask, Mem{Base: pgx, Index: off, Scale: 1})
+	})
+	ADDQ(s.cb, px)
+	ADDQ(s.cb, py)
+	ADDQ(s.cb, pgy)
+	ADDQ(s.cb, pgx)
+	DECQ(s.rows)
+	JNE(LabelRef("l1b_row"))
+	VZEROUPPER()
+	RET()
+}
+
+func genScaleShift() {
+	TEXT("scaleShiftRowsAVX512", NOSPLIT, "func(y, x, scale, shift *float32, rows, c int, mask int32)")
+	Pragma("noescape")
+	Doc("scaleShiftRowsAVX512 writes y = x·scale + shift (per column) for every row.")
+	s := loadShape()
+	px := Load(Param("x"), GP64())
+	py := Load(Param("y"), GP64())
+	psc := Load(Param("scale"), GP64())
+	psh := Load(Param("shift"), GP64())
+	Label("ss_row")
+	rowWalk("ss", s.full, s.tail, func(off Register, masked bool) {
+		v := ZMM()
+		load(Mem{Base: px, Index: off, Scale: 1}, masked, s.mask, v)
+		VMULPS(Mem{Base: psc, Index: off, Scale: 1}, v, v)
+		VADDPS(Mem{Base: psh, Index: off, Scale: 1}, v, v)
+		store(v, masked, s.mask, Mem{Base: py, Index: off, Scale: 1})
+	})
+	ADDQ(s.cb, px)
+	ADDQ(s.cb, py)
+	DECQ(s.rows)
+	JNE(LabelRef("ss_row"))
+	VZEROUPPER()
+	RET()
+}
+
+func genBNGradApply() {
+	TEXT("bnGradApplyRowsAVX512", NOSPLIT, "func(gx, gy, x, mean, inv, scale, mg, mgx *float32, rows, c int, mask int32)")
+	Pragma("noescape")
+	Doc("bnGradApplyRowsAVX512 writes gx = scale·(gy − mg − x̂·mgx), x̂ = (x − mean)·inv, for every row.")
+	s := loadShape()
+	px := Load(Param("x"), GP64())
+	pgy := Load(Param("gy"), GP64())
+	pgx := Load(Param("gx"), GP64())
+	pmean := Load(Param("mean"), GP64())
+	pinv := Load(Param("inv"), GP64())
+	psc := Load(Param("scale"), GP64())
+	pmg := Load(Param("mg"), GP64())
+	pmgx := Load(Param("mgx"), GP64())
+	Label("bga_row")
+	rowWalk("bga", s.full, s.tail, func(off Register, masked bool) {
+		at := func(p Register) Mem { return Mem{Base: p, Index: off, Scale: 1} }
+		xh := ZMM()
+		load(at(px), masked, s.mask, xh)
+		VSUBPS(at(pmean), xh, xh)
+		VMULPS(at(pinv), xh, xh)
+		VMULPS(at(pmgx), xh, xh)
+		g := ZMM()
+		load(at(pgy), masked, s.mask, g)
+		VSUBPS(at(pmg), g, g)
+		VSUBPS(xh, g, g)
+		VMULPS(at(psc), g, g)
+		store(g, masked, s.mask, at(pgx))
+	})
+	ADDQ(s.cb, px)
+	ADDQ(s.cb, pgy)
+	ADDQ(s.cb, pgx)
+	DECQ(s.rows)
+	JNE(LabelRef("bga_row"))
+	VZEROUPPER()
+	RET()
+}
+
+// genReLUBackward: gx = gy where y's bit pattern is a positive int32 (y > 0,
+// or a NaN with the sign bit clear), else +0, as the Go twin's bit mask.
+func genReLUBackward() {
+	TEXT("reluBackwardAVX512", NOSPLIT, "func(gx, gy, y *float32, n int)")
+	Pragma("noescape")
+	Doc("reluBackwardAVX512 writes gx = gy where y > 0 (as int32 bits), else 0, for n floats (a multiple of 64).")
+	n := Load(Param("n"), GP64())
+	SHRQ(U8(6), n)
+	py := Load(Param("y"), GP64())
+	pgy := Load(Param("gy"), GP64())
+	pgx := Load(Param("gx"), GP64())
+	zero := zeroVec()
+	Label("rb_loop")
+	for v := 0; v < 4; v++ {
+		yv := ZMM()
+		VMOVUPS(Mem{Base: py, Disp: 64 * v}, yv)
+		k := K()
+		VPCMPGTD(zero, yv, k) // k = y > 0 as int32
+		g := ZMM()
+		VMOVUPS_Z(Mem{Base: pgy, Disp: 64 * v}, k, g)
+		VMOVUPS(g, Mem{Base: pgx, Disp: 64 * v})
+	}
+	ADDQ(U32(256), py)
+	ADDQ(U32(256), pgy)
+	ADDQ(U32(256), pgx)
+	DECQ(n)
+	JNE(LabelRef("rb_loop"))
+	VZEROUPPER()
+	RET()
+}
+
+// genNonFinite returns the index of the first block of 64 floats that holds a
+// NaN or an infinity, or n/64 when none does (n a multiple of 64).
+func genNonFinite() {
+	TEXT("nonFiniteBlockAVX512", NOSPLIT, "func(p *float32, n int) int")
+	Pragma("noescape")
+	Doc("nonFiniteBlockAVX512 returns the first 64-float block of p[:n] (n a multiple of 64) holding a NaN or ±Inf, or n/64.")
+	n := Load(Param("n"), GP64())
+	SHRQ(U8(6), n)
+	p := Load(Param("p"), GP64())
+	i := GP64()
+	MOVQ(U32(0), i)
+	TESTQ(n, n)
+	JE(LabelRef("nf_done"))
+	Label("nf_loop")
+	var ks []OpmaskVirtual
+	for v := 0; v < 4; v++ {
+		k := K()
+		// Class bits: QNaN 0x01, +Inf 0x08, −Inf 0x10, SNaN 0x80.
+		VFPCLASSPSZ(U8(0x99), Mem{Base: p, Disp: 64 * v}, k)
+		ks = append(ks, k)
+	}
+	KORW(ks[1], ks[0], ks[0])
+	KORW(ks[3], ks[2], ks[2])
+	KORTESTW(ks[2], ks[0])
+	JNE(LabelRef("nf_done"))
+	ADDQ(U32(256), p)
+	INCQ(i)
+	CMPQ(i, n)
+	JNE(LabelRef("nf_loop"))
+	Label("nf_done")
+	Store(i, ReturnIndex(0))
+	RET()
+}
