@@ -269,6 +269,41 @@ bga_done:
 	VZEROUPPER
 	RET
 
+// func reluAVX512(y *float32, x *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·reluAVX512(SB), NOSPLIT, $0-24
+	MOVQ         n+16(FP), AX
+	SHRQ         $0x06, AX
+	MOVQ         x+8(FP), CX
+	MOVQ         y+0(FP), DX
+	MOVL         $0x00000000, BX
+	VMOVD        BX, X0
+	VBROADCASTSS X0, Z0
+
+relu_loop:
+	VMOVUPS (CX), Z1
+	VMAXPS  Z1, Z0, Z1
+	VADDPS  Z0, Z1, Z1
+	VMOVUPS Z1, (DX)
+	VMOVUPS 64(CX), Z1
+	VMAXPS  Z1, Z0, Z1
+	VADDPS  Z0, Z1, Z1
+	VMOVUPS Z1, 64(DX)
+	VMOVUPS 128(CX), Z1
+	VMAXPS  Z1, Z0, Z1
+	VADDPS  Z0, Z1, Z1
+	VMOVUPS Z1, 128(DX)
+	VMOVUPS 192(CX), Z1
+	VMAXPS  Z1, Z0, Z1
+	VADDPS  Z0, Z1, Z1
+	VMOVUPS Z1, 192(DX)
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, DX
+	DECQ    AX
+	JNE     relu_loop
+	VZEROUPPER
+	RET
+
 // func reluBackwardAVX512(gx *float32, gy *float32, y *float32, n int)
 // Requires: AVX, AVX512F
 TEXT ·reluBackwardAVX512(SB), NOSPLIT, $0-32
@@ -332,4 +367,49 @@ nf_loop:
 
 nf_done:
 	MOVQ DX, ret+16(FP)
+	RET
+
+// func adamAVX512(param *float32, grad *float32, mom *float32, vel *float32, n int, sc *float32)
+// Requires: AVX, AVX512F
+TEXT ·adamAVX512(SB), NOSPLIT, $0-48
+	MOVQ         n+32(FP), AX
+	SHRQ         $0x04, AX
+	MOVQ         param+0(FP), CX
+	MOVQ         grad+8(FP), DX
+	MOVQ         mom+16(FP), BX
+	MOVQ         vel+24(FP), SI
+	MOVQ         sc+40(FP), DI
+	VBROADCASTSS (DI), Z0
+	VBROADCASTSS 4(DI), Z1
+	VBROADCASTSS 8(DI), Z2
+	VBROADCASTSS 12(DI), Z3
+	VBROADCASTSS 16(DI), Z4
+	VBROADCASTSS 20(DI), Z5
+	VBROADCASTSS 24(DI), Z6
+	TESTQ        AX, AX
+	JE           adam_done
+	MOVQ         $0x00000000, DI
+
+adam_loop:
+	VMOVUPS     (DX)(DI*1), Z7
+	VMULPS      (BX)(DI*1), Z0, Z8
+	VFMADD231PS Z1, Z7, Z8
+	VMOVUPS     Z8, (BX)(DI*1)
+	VMULPS      (SI)(DI*1), Z2, Z9
+	VMULPS      Z7, Z3, Z10
+	VFMADD231PS Z7, Z10, Z9
+	VMOVUPS     Z9, (SI)(DI*1)
+	VSQRTPS     Z9, Z9
+	VDIVPS      Z4, Z9, Z9
+	VADDPS      Z5, Z9, Z9
+	VMULPS      Z6, Z8, Z8
+	VDIVPS      Z9, Z8, Z8
+	VADDPS      (CX)(DI*1), Z8, Z8
+	VMOVUPS     Z8, (CX)(DI*1)
+	ADDQ        $0x40, DI
+	DECQ        AX
+	JNE         adam_loop
+
+adam_done:
+	VZEROUPPER
 	RET

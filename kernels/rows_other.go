@@ -13,5 +13,7 @@ func scaleShiftRowsAVX512(y, x, scale, shift *float32, rows, c int, mask int32) 
 func bnGradApplyRowsAVX512(gx, gy, x, mean, inv, scale, mg, mgx *float32, rows, c int, mask int32) {
 	panic("unreachable")
 }
-func reluBackwardAVX512(gx, gy, y *float32, n int) { panic("unreachable") }
-func nonFiniteBlockAVX512(p *float32, n int) int   { panic("unreachable") }
+func reluBackwardAVX512(gx, gy, y *float32, n int)                  { panic("unreachable") }
+func nonFiniteBlockAVX512(p *float32, n int) int                    { panic("unreachable") }
+func adamAVX512(param, grad, mom, vel *float32, n int, sc *float32) { panic("unreachable") }
+func reluAVX512(y, x *float32, n int)                               { panic("unreachable") }

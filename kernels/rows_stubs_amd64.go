@@ -24,6 +24,11 @@ func scaleShiftRowsAVX512(y *float32, x *float32, scale *float32, shift *float32
 //go:noescape
 func bnGradApplyRowsAVX512(gx *float32, gy *float32, x *float32, mean *float32, inv *float32, scale *float32, mg *float32, mgx *float32, rows int, c int, mask int32)
 
+// reluAVX512 writes y = max(x, 0), NaN passing, for n floats (a multiple of 64).
+//
+//go:noescape
+func reluAVX512(y *float32, x *float32, n int)
+
 // reluBackwardAVX512 writes gx = gy where y > 0 (as int32 bits), else 0, for n floats (a multiple of 64).
 //
 //go:noescape
@@ -33,3 +38,8 @@ func reluBackwardAVX512(gx *float32, gy *float32, y *float32, n int)
 //
 //go:noescape
 func nonFiniteBlockAVX512(p *float32, n int) int
+
+// adamAVX512 applies one Adam update to n parameters (a multiple of 16).
+//
+//go:noescape
+func adamAVX512(param *float32, grad *float32, mom *float32, vel *float32, n int, sc *float32)

@@ -191,3 +191,37 @@ func TestFirstNonFinite(t *testing.T) {
 		}
 	})
 }
+
+func TestReLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	negZero := float32(math.Copysign(0, -1))
+	specials := []float32{0, negZero, float32(math.NaN()), -float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45}
+	allPaths(t, func(t testing.TB, p CPUPath) {
+		for _, n := range []int{0, 1, 63, 64, 65, 200, 1000} {
+			x := randRows(rng, n, -1, 1)
+			for i := range x {
+				if rng.IntN(5) == 0 {
+					x[i] = specials[rng.IntN(len(specials))]
+				}
+			}
+			y, all := withGuard(make([]float32, n), 16, -9)
+			if err := ReLU(y, x); err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range all[n:] {
+				if v != -9 {
+					t.Fatalf("%s n=%d: y[%d] past the end written (%v)", p, n, n+i, v)
+				}
+			}
+			for i, v := range x {
+				want := v // NaN passes
+				if v < 0 || v == 0 {
+					want = 0 // +0, also for −0
+				}
+				if math.Float32bits(y[i]) != math.Float32bits(want) && !(v != v && y[i] != y[i]) {
+					t.Fatalf("%s n=%d: relu(%v) = %v, want %v", p, n, v, y[i], want)
+				}
+			}
+		}
+	})
+}

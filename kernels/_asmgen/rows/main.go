@@ -30,8 +30,10 @@ func main() {
 	genL1NormBackward()
 	genScaleShift()
 	genBNGradApply()
+	genReLU()
 	genReLUBackward()
 	genNonFinite()
+	genAdam()
 	Generate()
 }
 
@@ -271,6 +273,35 @@ func genBNGradApply() {
 	RET()
 }
 
+// genReLU: y = (x unless 0 > x, else 0) + 0. VMAXPS returns its second source
+// when either is a NaN, so with x second a NaN passes, as in torch.relu; it
+// also passes −0, which the + 0 turns into +0 (as Go's max(v, 0)).
+func genReLU() {
+	TEXT("reluAVX512", NOSPLIT, "func(y, x *float32, n int)")
+	Pragma("noescape")
+	Doc("reluAVX512 writes y = max(x, 0), NaN passing, for n floats (a multiple of 64).")
+	n := Load(Param("n"), GP64())
+	SHRQ(U8(6), n)
+	px := Load(Param("x"), GP64())
+	py := Load(Param("y"), GP64())
+	zero := zeroVec()
+	Label("relu_loop")
+	for v := 0; v < 4; v++ {
+		x := ZMM()
+		VMOVUPS(Mem{Base: px, Disp: 64 * v}, x)
+		// Go operand order: VMAXPS src2, src1, dst; dst = src1 > src2 ? src1 : src2.
+		VMAXPS(x, zero, x)
+		VADDPS(zero, x, x)
+		VMOVUPS(x, Mem{Base: py, Disp: 64 * v})
+	}
+	ADDQ(U32(256), px)
+	ADDQ(U32(256), py)
+	DECQ(n)
+	JNE(LabelRef("relu_loop"))
+	VZEROUPPER()
+	RET()
+}
+
 // genReLUBackward: gx = gy where y's bit pattern is a positive int32 (y > 0,
 // or a NaN with the sign bit clear), else +0, as the Go twin's bit mask.
 func genReLUBackward() {
@@ -333,5 +364,62 @@ func genNonFinite() {
 	JNE(LabelRef("nf_loop"))
 	Label("nf_done")
 	Store(i, ReturnIndex(0))
+	RET()
+}
+
+// genAdam emits torch.optim.Adam's update on n floats (a multiple of 16) as
+// the Go twin kernels.adamGo rounds it: the two moment updates fused (as in
+// PyTorch's vectorised CPU kernel), everything else op by op. VSQRTPS and
+// VDIVPS round correctly, as the twin's float64 square root rounded to
+// float32 does.
+func genAdam() {
+	TEXT("adamAVX512", NOSPLIT, "func(param, grad, mom, vel *float32, n int, sc *float32)")
+	Pragma("noescape")
+	Doc("adamAVX512 applies one Adam update to n parameters (a multiple of 16).")
+	n := Load(Param("n"), GP64())
+	SHRQ(U8(4), n)
+	// Not g, m, v: "g" is the goroutine register in Go assembly.
+	pw := Load(Param("param"), GP64())
+	pg := Load(Param("grad"), GP64())
+	pm := Load(Param("mom"), GP64())
+	pv := Load(Param("vel"), GP64())
+	ps := Load(Param("sc"), GP64())
+	// AdamScalars field order: B1, OmB1, B2, OmB2, Bc2, Eps, NegStep.
+	sc := make([]VecVirtual, 7)
+	for i := range sc {
+		sc[i] = ZMM()
+		VBROADCASTSS(Mem{Base: ps, Disp: 4 * i}, sc[i])
+	}
+	b1, omb1, b2, omb2, bc2, eps, negStep := sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6]
+	TESTQ(n, n)
+	JE(LabelRef("adam_done"))
+	off := GP64()
+	MOVQ(U32(0), off)
+	Label("adam_loop")
+	at := func(p Register) Mem { return Mem{Base: p, Index: off, Scale: 1} }
+	g := ZMM()
+	VMOVUPS(at(pg), g)
+	m := ZMM()
+	VMULPS(at(pm), b1, m)   // m·β1
+	VFMADD231PS(omb1, g, m) // g·(1−β1) + m·β1, rounded once
+	VMOVUPS(m, at(pm))
+	v := ZMM()
+	VMULPS(at(pv), b2, v) // v·β2
+	t := ZMM()
+	VMULPS(g, omb2, t)   // (1−β2)·g
+	VFMADD231PS(g, t, v) // (1−β2)·g·g + v·β2, rounded once
+	VMOVUPS(v, at(pv))
+	VSQRTPS(v, v)
+	VDIVPS(bc2, v, v)
+	VADDPS(eps, v, v) // denom
+	VMULPS(negStep, m, m)
+	VDIVPS(v, m, m)
+	VADDPS(at(pw), m, m)
+	VMOVUPS(m, at(pw))
+	ADDQ(U8(64), off)
+	DECQ(n)
+	JNE(LabelRef("adam_loop"))
+	Label("adam_done")
+	VZEROUPPER()
 	RET()
 }
