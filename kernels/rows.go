@@ -237,3 +237,60 @@ func firstNonFiniteGo(s []float32) int {
 	}
 	return -1
 }
+
+// BatchNormStats adds the column sums of x (rows × c) to sum[:c] and of x² to
+// sq[:c], in float64 (the cancellation in E[x²] − E[x]² stays far below
+// float32 resolution), row by row in order.
+func BatchNormStats(sum, sq []float64, x []float32, rows, c int) {
+	if rows <= 0 || c <= 0 {
+		return
+	}
+	_, _, _ = x[rows*c-1], sum[c-1], sq[c-1]
+	head := 0
+	if rowKernels() && c >= 8 {
+		head = c &^ 7
+		bnStatsAVX512(&sum[0], &sq[0], &x[0], rows, head, c)
+	}
+	if head < c {
+		batchNormStatsGo(sum, sq, x, rows, c, head)
+	}
+}
+
+// batchNormStatsGo is the twin of the assembly for columns [from, c).
+func batchNormStatsGo(sum, sq []float64, x []float32, rows, c, from int) {
+	for r := 0; r < rows; r++ {
+		for j := from; j < c; j++ {
+			f := float64(x[r*c+j])
+			sum[j] += f
+			sq[j] += float64(f * f)
+		}
+	}
+}
+
+// BatchNormGradStats adds, per column of the rows × c matrices, Σgy to sg and
+// Σ float32(gy·x̂) to sgx in float64, with x̂ = (x − mean)·inv in float32.
+func BatchNormGradStats(sg, sgx []float64, x, gy, mean, inv []float32, rows, c int) {
+	if rows <= 0 || c <= 0 {
+		return
+	}
+	_, _, _, _, _, _ = x[rows*c-1], gy[rows*c-1], sg[c-1], sgx[c-1], mean[c-1], inv[c-1]
+	head := 0
+	if rowKernels() && c >= 8 {
+		head = c &^ 7
+		bnGradStatsAVX512(&sg[0], &sgx[0], &x[0], &gy[0], &mean[0], &inv[0], rows, head, c)
+	}
+	if head < c {
+		batchNormGradStatsGo(sg, sgx, x, gy, mean, inv, rows, c, head)
+	}
+}
+
+func batchNormGradStatsGo(sg, sgx []float64, x, gy, mean, inv []float32, rows, c, from int) {
+	for r := 0; r < rows; r++ {
+		for j := from; j < c; j++ {
+			g := gy[r*c+j]
+			xh := float32(x[r*c+j]-mean[j]) * inv[j]
+			sg[j] += float64(g)
+			sgx[j] += float64(g * xh)
+		}
+	}
+}

@@ -413,3 +413,489 @@ adam_loop:
 adam_done:
 	VZEROUPPER
 	RET
+
+// func bnStatsAVX512(sum *float64, sq *float64, x *float32, rows int, c int, ld int)
+// Requires: AVX, AVX512F
+TEXT ·bnStatsAVX512(SB), NOSPLIT, $0-48
+	MOVQ $0x00000000, AX
+
+bnStatsAVX512_pass:
+	MOVQ c+32(FP), CX
+	SUBQ AX, CX
+	JE   bnStatsAVX512_done
+	CMPQ CX, $0x20
+	JAE  bnStatsAVX512_w4
+	CMPQ CX, $0x18
+	JAE  bnStatsAVX512_w3
+	CMPQ CX, $0x10
+	JAE  bnStatsAVX512_w2
+	JMP  bnStatsAVX512_w1
+
+bnStatsAVX512_w4:
+	MOVQ    ld+40(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    x+16(FP), DX
+	LEAQ    (DX)(AX*4), DX
+	MOVQ    sum+0(FP), BX
+	LEAQ    (BX)(AX*8), BX
+	MOVQ    sq+8(FP), SI
+	LEAQ    (SI)(AX*8), SI
+	VMOVUPD (BX), Z0
+	VMOVUPD (SI), Z1
+	VMOVUPD 64(BX), Z2
+	VMOVUPD 64(SI), Z3
+	VMOVUPD 128(BX), Z4
+	VMOVUPD 128(SI), Z5
+	VMOVUPD 192(BX), Z6
+	VMOVUPD 192(SI), Z7
+	MOVQ    rows+24(FP), DI
+	TESTQ   DI, DI
+	JE      bnStatsAVX512_p4_store
+
+bnStatsAVX512_p4_row:
+	VMOVUPS   (DX), Y8
+	VCVTPS2PD Y8, Z8
+	VADDPD    Z8, Z0, Z0
+	VMULPD    Z8, Z8, Z8
+	VADDPD    Z8, Z1, Z1
+	VMOVUPS   32(DX), Y8
+	VCVTPS2PD Y8, Z8
+	VADDPD    Z8, Z2, Z2
+	VMULPD    Z8, Z8, Z8
+	VADDPD    Z8, Z3, Z3
+	VMOVUPS   64(DX), Y8
+	VCVTPS2PD Y8, Z8
+	VADDPD    Z8, Z4, Z4
+	VMULPD    Z8, Z8, Z8
+	VADDPD    Z8, Z5, Z5
+	VMOVUPS   96(DX), Y8
+	VCVTPS2PD Y8, Z8
+	VADDPD    Z8, Z6, Z6
+	VMULPD    Z8, Z8, Z8
+	VADDPD    Z8, Z7, Z7
+	ADDQ      CX, DX
+	DECQ      DI
+	JNE       bnStatsAVX512_p4_row
+
+bnStatsAVX512_p4_store:
+	VMOVUPD Z0, (BX)
+	VMOVUPD Z1, (SI)
+	VMOVUPD Z2, 64(BX)
+	VMOVUPD Z3, 64(SI)
+	VMOVUPD Z4, 128(BX)
+	VMOVUPD Z5, 128(SI)
+	VMOVUPD Z6, 192(BX)
+	VMOVUPD Z7, 192(SI)
+	ADDQ    $0x20, AX
+	JMP     bnStatsAVX512_pass
+
+bnStatsAVX512_w3:
+	MOVQ    ld+40(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    x+16(FP), DX
+	LEAQ    (DX)(AX*4), DX
+	MOVQ    sum+0(FP), BX
+	LEAQ    (BX)(AX*8), BX
+	MOVQ    sq+8(FP), SI
+	LEAQ    (SI)(AX*8), SI
+	VMOVUPD (BX), Z0
+	VMOVUPD (SI), Z1
+	VMOVUPD 64(BX), Z2
+	VMOVUPD 64(SI), Z3
+	VMOVUPD 128(BX), Z4
+	VMOVUPD 128(SI), Z5
+	MOVQ    rows+24(FP), DI
+	TESTQ   DI, DI
+	JE      bnStatsAVX512_p3_store
+
+bnStatsAVX512_p3_row:
+	VMOVUPS   (DX), Y6
+	VCVTPS2PD Y6, Z6
+	VADDPD    Z6, Z0, Z0
+	VMULPD    Z6, Z6, Z6
+	VADDPD    Z6, Z1, Z1
+	VMOVUPS   32(DX), Y6
+	VCVTPS2PD Y6, Z6
+	VADDPD    Z6, Z2, Z2
+	VMULPD    Z6, Z6, Z6
+	VADDPD    Z6, Z3, Z3
+	VMOVUPS   64(DX), Y6
+	VCVTPS2PD Y6, Z6
+	VADDPD    Z6, Z4, Z4
+	VMULPD    Z6, Z6, Z6
+	VADDPD    Z6, Z5, Z5
+	ADDQ      CX, DX
+	DECQ      DI
+	JNE       bnStatsAVX512_p3_row
+
+bnStatsAVX512_p3_store:
+	VMOVUPD Z0, (BX)
+	VMOVUPD Z1, (SI)
+	VMOVUPD Z2, 64(BX)
+	VMOVUPD Z3, 64(SI)
+	VMOVUPD Z4, 128(BX)
+	VMOVUPD Z5, 128(SI)
+	ADDQ    $0x18, AX
+	JMP     bnStatsAVX512_pass
+
+bnStatsAVX512_w2:
+	MOVQ    ld+40(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    x+16(FP), DX
+	LEAQ    (DX)(AX*4), DX
+	MOVQ    sum+0(FP), BX
+	LEAQ    (BX)(AX*8), BX
+	MOVQ    sq+8(FP), SI
+	LEAQ    (SI)(AX*8), SI
+	VMOVUPD (BX), Z0
+	VMOVUPD (SI), Z1
+	VMOVUPD 64(BX), Z2
+	VMOVUPD 64(SI), Z3
+	MOVQ    rows+24(FP), DI
+	TESTQ   DI, DI
+	JE      bnStatsAVX512_p2_store
+
+bnStatsAVX512_p2_row:
+	VMOVUPS   (DX), Y4
+	VCVTPS2PD Y4, Z4
+	VADDPD    Z4, Z0, Z0
+	VMULPD    Z4, Z4, Z4
+	VADDPD    Z4, Z1, Z1
+	VMOVUPS   32(DX), Y4
+	VCVTPS2PD Y4, Z4
+	VADDPD    Z4, Z2, Z2
+	VMULPD    Z4, Z4, Z4
+	VADDPD    Z4, Z3, Z3
+	ADDQ      CX, DX
+	DECQ      DI
+	JNE       bnStatsAVX512_p2_row
+
+bnStatsAVX512_p2_store:
+	VMOVUPD Z0, (BX)
+	VMOVUPD Z1, (SI)
+	VMOVUPD Z2, 64(BX)
+	VMOVUPD Z3, 64(SI)
+	ADDQ    $0x10, AX
+	JMP     bnStatsAVX512_pass
+
+bnStatsAVX512_w1:
+	MOVQ    ld+40(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    x+16(FP), DX
+	LEAQ    (DX)(AX*4), DX
+	MOVQ    sum+0(FP), BX
+	LEAQ    (BX)(AX*8), BX
+	MOVQ    sq+8(FP), SI
+	LEAQ    (SI)(AX*8), SI
+	VMOVUPD (BX), Z0
+	VMOVUPD (SI), Z1
+	MOVQ    rows+24(FP), DI
+	TESTQ   DI, DI
+	JE      bnStatsAVX512_p1_store
+
+bnStatsAVX512_p1_row:
+	VMOVUPS   (DX), Y2
+	VCVTPS2PD Y2, Z2
+	VADDPD    Z2, Z0, Z0
+	VMULPD    Z2, Z2, Z2
+	VADDPD    Z2, Z1, Z1
+	ADDQ      CX, DX
+	DECQ      DI
+	JNE       bnStatsAVX512_p1_row
+
+bnStatsAVX512_p1_store:
+	VMOVUPD Z0, (BX)
+	VMOVUPD Z1, (SI)
+	ADDQ    $0x08, AX
+	JMP     bnStatsAVX512_pass
+
+bnStatsAVX512_done:
+	VZEROUPPER
+	RET
+
+// func bnGradStatsAVX512(sum *float64, sq *float64, x *float32, gy *float32, mean *float32, inv *float32, rows int, c int, ld int)
+// Requires: AVX, AVX512F
+TEXT ·bnGradStatsAVX512(SB), NOSPLIT, $0-72
+	MOVQ $0x00000000, AX
+
+bnGradStatsAVX512_pass:
+	MOVQ c+56(FP), CX
+	SUBQ AX, CX
+	JE   bnGradStatsAVX512_done
+	CMPQ CX, $0x20
+	JAE  bnGradStatsAVX512_w4
+	CMPQ CX, $0x18
+	JAE  bnGradStatsAVX512_w3
+	CMPQ CX, $0x10
+	JAE  bnGradStatsAVX512_w2
+	JMP  bnGradStatsAVX512_w1
+
+bnGradStatsAVX512_w4:
+	MOVQ    ld+64(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    x+16(FP), DX
+	LEAQ    (DX)(AX*4), DX
+	MOVQ    gy+24(FP), BX
+	LEAQ    (BX)(AX*4), BX
+	MOVQ    mean+32(FP), SI
+	LEAQ    (SI)(AX*4), SI
+	MOVQ    inv+40(FP), DI
+	LEAQ    (DI)(AX*4), DI
+	MOVQ    sum+0(FP), R8
+	LEAQ    (R8)(AX*8), R8
+	MOVQ    sq+8(FP), R9
+	LEAQ    (R9)(AX*8), R9
+	VMOVUPD (R8), Z0
+	VMOVUPD (R9), Z1
+	VMOVUPS (SI), Y2
+	VMOVUPS (DI), Y3
+	VMOVUPD 64(R8), Z4
+	VMOVUPD 64(R9), Z5
+	VMOVUPS 32(SI), Y6
+	VMOVUPS 32(DI), Y7
+	VMOVUPD 128(R8), Z8
+	VMOVUPD 128(R9), Z9
+	VMOVUPS 64(SI), Y10
+	VMOVUPS 64(DI), Y11
+	VMOVUPD 192(R8), Z12
+	VMOVUPD 192(R9), Z13
+	VMOVUPS 96(SI), Y14
+	VMOVUPS 96(DI), Y15
+	MOVQ    rows+48(FP), SI
+	TESTQ   SI, SI
+	JE      bnGradStatsAVX512_p4_store
+
+bnGradStatsAVX512_p4_row:
+	VMOVUPS   (DX), Y16
+	VSUBPS    Y2, Y16, Y16
+	VMULPS    Y3, Y16, Y16
+	VMOVUPS   (BX), Y17
+	VMULPS    Y17, Y16, Y16
+	VCVTPS2PD Y17, Z17
+	VADDPD    Z17, Z0, Z0
+	VCVTPS2PD Y16, Z17
+	VADDPD    Z17, Z1, Z1
+	VMOVUPS   32(DX), Y16
+	VSUBPS    Y6, Y16, Y16
+	VMULPS    Y7, Y16, Y16
+	VMOVUPS   32(BX), Y17
+	VMULPS    Y17, Y16, Y16
+	VCVTPS2PD Y17, Z17
+	VADDPD    Z17, Z4, Z4
+	VCVTPS2PD Y16, Z17
+	VADDPD    Z17, Z5, Z5
+	VMOVUPS   64(DX), Y16
+	VSUBPS    Y10, Y16, Y16
+	VMULPS    Y11, Y16, Y16
+	VMOVUPS   64(BX), Y17
+	VMULPS    Y17, Y16, Y16
+	VCVTPS2PD Y17, Z17
+	VADDPD    Z17, Z8, Z8
+	VCVTPS2PD Y16, Z17
+	VADDPD    Z17, Z9, Z9
+	VMOVUPS   96(DX), Y16
+	VSUBPS    Y14, Y16, Y16
+	VMULPS    Y15, Y16, Y16
+	VMOVUPS   96(BX), Y17
+	VMULPS    Y17, Y16, Y16
+	VCVTPS2PD Y17, Z17
+	VADDPD    Z17, Z12, Z12
+	VCVTPS2PD Y16, Z17
+	VADDPD    Z17, Z13, Z13
+	ADDQ      CX, DX
+	ADDQ      CX, BX
+	DECQ      SI
+	JNE       bnGradStatsAVX512_p4_row
+
+bnGradStatsAVX512_p4_store:
+	VMOVUPD Z0, (R8)
+	VMOVUPD Z1, (R9)
+	VMOVUPD Z4, 64(R8)
+	VMOVUPD Z5, 64(R9)
+	VMOVUPD Z8, 128(R8)
+	VMOVUPD Z9, 128(R9)
+	VMOVUPD Z12, 192(R8)
+	VMOVUPD Z13, 192(R9)
+	ADDQ    $0x20, AX
+	JMP     bnGradStatsAVX512_pass
+
+bnGradStatsAVX512_w3:
+	MOVQ    ld+64(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    x+16(FP), DX
+	LEAQ    (DX)(AX*4), DX
+	MOVQ    gy+24(FP), BX
+	LEAQ    (BX)(AX*4), BX
+	MOVQ    mean+32(FP), SI
+	LEAQ    (SI)(AX*4), SI
+	MOVQ    inv+40(FP), DI
+	LEAQ    (DI)(AX*4), DI
+	MOVQ    sum+0(FP), R8
+	LEAQ    (R8)(AX*8), R8
+	MOVQ    sq+8(FP), R9
+	LEAQ    (R9)(AX*8), R9
+	VMOVUPD (R8), Z0
+	VMOVUPD (R9), Z1
+	VMOVUPS (SI), Y2
+	VMOVUPS (DI), Y3
+	VMOVUPD 64(R8), Z4
+	VMOVUPD 64(R9), Z5
+	VMOVUPS 32(SI), Y6
+	VMOVUPS 32(DI), Y7
+	VMOVUPD 128(R8), Z8
+	VMOVUPD 128(R9), Z9
+	VMOVUPS 64(SI), Y10
+	VMOVUPS 64(DI), Y11
+	MOVQ    rows+48(FP), SI
+	TESTQ   SI, SI
+	JE      bnGradStatsAVX512_p3_store
+
+bnGradStatsAVX512_p3_row:
+	VMOVUPS   (DX), Y12
+	VSUBPS    Y2, Y12, Y12
+	VMULPS    Y3, Y12, Y12
+	VMOVUPS   (BX), Y13
+	VMULPS    Y13, Y12, Y12
+	VCVTPS2PD Y13, Z13
+	VADDPD    Z13, Z0, Z0
+	VCVTPS2PD Y12, Z13
+	VADDPD    Z13, Z1, Z1
+	VMOVUPS   32(DX), Y12
+	VSUBPS    Y6, Y12, Y12
+	VMULPS    Y7, Y12, Y12
+	VMOVUPS   32(BX), Y13
+	VMULPS    Y13, Y12, Y12
+	VCVTPS2PD Y13, Z13
+	VADDPD    Z13, Z4, Z4
+	VCVTPS2PD Y12, Z13
+	VADDPD    Z13, Z5, Z5
+	VMOVUPS   64(DX), Y12
+	VSUBPS    Y10, Y12, Y12
+	VMULPS    Y11, Y12, Y12
+	VMOVUPS   64(BX), Y13
+	VMULPS    Y13, Y12, Y12
+	VCVTPS2PD Y13, Z13
+	VADDPD    Z13, Z8, Z8
+	VCVTPS2PD Y12, Z13
+	VADDPD    Z13, Z9, Z9
+	ADDQ      CX, DX
+	ADDQ      CX, BX
+	DECQ      SI
+	JNE       bnGradStatsAVX512_p3_row
+
+bnGradStatsAVX512_p3_store:
+	VMOVUPD Z0, (R8)
+	VMOVUPD Z1, (R9)
+	VMOVUPD Z4, 64(R8)
+	VMOVUPD Z5, 64(R9)
+	VMOVUPD Z8, 128(R8)
+	VMOVUPD Z9, 128(R9)
+	ADDQ    $0x18, AX
+	JMP     bnGradStatsAVX512_pass
+
+bnGradStatsAVX512_w2:
+	MOVQ    ld+64(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    x+16(FP), DX
+	LEAQ    (DX)(AX*4), DX
+	MOVQ    gy+24(FP), BX
+	LEAQ    (BX)(AX*4), BX
+	MOVQ    mean+32(FP), SI
+	LEAQ    (SI)(AX*4), SI
+	MOVQ    inv+40(FP), DI
+	LEAQ    (DI)(AX*4), DI
+	MOVQ    sum+0(FP), R8
+	LEAQ    (R8)(AX*8), R8
+	MOVQ    sq+8(FP), R9
+	LEAQ    (R9)(AX*8), R9
+	VMOVUPD (R8), Z0
+	VMOVUPD (R9), Z1
+	VMOVUPS (SI), Y2
+	VMOVUPS (DI), Y3
+	VMOVUPD 64(R8), Z4
+	VMOVUPD 64(R9), Z5
+	VMOVUPS 32(SI), Y6
+	VMOVUPS 32(DI), Y7
+	MOVQ    rows+48(FP), SI
+	TESTQ   SI, SI
+	JE      bnGradStatsAVX512_p2_store
+
+bnGradStatsAVX512_p2_row:
+	VMOVUPS   (DX), Y8
+	VSUBPS    Y2, Y8, Y8
+	VMULPS    Y3, Y8, Y8
+	VMOVUPS   (BX), Y9
+	VMULPS    Y9, Y8, Y8
+	VCVTPS2PD Y9, Z9
+	VADDPD    Z9, Z0, Z0
+	VCVTPS2PD Y8, Z9
+	VADDPD    Z9, Z1, Z1
+	VMOVUPS   32(DX), Y8
+	VSUBPS    Y6, Y8, Y8
+	VMULPS    Y7, Y8, Y8
+	VMOVUPS   32(BX), Y9
+	VMULPS    Y9, Y8, Y8
+	VCVTPS2PD Y9, Z9
+	VADDPD    Z9, Z4, Z4
+	VCVTPS2PD Y8, Z9
+	VADDPD    Z9, Z5, Z5
+	ADDQ      CX, DX
+	ADDQ      CX, BX
+	DECQ      SI
+	JNE       bnGradStatsAVX512_p2_row
+
+bnGradStatsAVX512_p2_store:
+	VMOVUPD Z0, (R8)
+	VMOVUPD Z1, (R9)
+	VMOVUPD Z4, 64(R8)
+	VMOVUPD Z5, 64(R9)
+	ADDQ    $0x10, AX
+	JMP     bnGradStatsAVX512_pass
+
+bnGradStatsAVX512_w1:
+	MOVQ    ld+64(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    x+16(FP), DX
+	LEAQ    (DX)(AX*4), DX
+	MOVQ    gy+24(FP), BX
+	LEAQ    (BX)(AX*4), BX
+	MOVQ    mean+32(FP), SI
+	LEAQ    (SI)(AX*4), SI
+	MOVQ    inv+40(FP), DI
+	LEAQ    (DI)(AX*4), DI
+	MOVQ    sum+0(FP), R8
+	LEAQ    (R8)(AX*8), R8
+	MOVQ    sq+8(FP), R9
+	LEAQ    (R9)(AX*8), R9
+	VMOVUPD (R8), Z0
+	VMOVUPD (R9), Z1
+	VMOVUPS (SI), Y2
+	VMOVUPS (DI), Y3
+	MOVQ    rows+48(FP), SI
+	TESTQ   SI, SI
+	JE      bnGradStatsAVX512_p1_store
+
+bnGradStatsAVX512_p1_row:
+	VMOVUPS   (DX), Y4
+	VSUBPS    Y2, Y4, Y4
+	VMULPS    Y3, Y4, Y4
+	VMOVUPS   (BX), Y5
+	VMULPS    Y5, Y4, Y4
+	VCVTPS2PD Y5, Z5
+	VADDPD    Z5, Z0, Z0
+	VCVTPS2PD Y4, Z5
+	VADDPD    Z5, Z1, Z1
+	ADDQ      CX, DX
+	ADDQ      CX, BX
+	DECQ      SI
+	JNE       bnGradStatsAVX512_p1_row
+
+bnGradStatsAVX512_p1_store:
+	VMOVUPD Z0, (R8)
+	VMOVUPD Z1, (R9)
+	ADDQ    $0x08, AX
+	JMP     bnGradStatsAVX512_pass
+
+bnGradStatsAVX512_done:
+	VZEROUPPER
+	RET

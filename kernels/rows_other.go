@@ -17,3 +17,7 @@ func reluBackwardAVX512(gx, gy, y *float32, n int)                  { panic("unr
 func nonFiniteBlockAVX512(p *float32, n int) int                    { panic("unreachable") }
 func adamAVX512(param, grad, mom, vel *float32, n int, sc *float32) { panic("unreachable") }
 func reluAVX512(y, x *float32, n int)                               { panic("unreachable") }
+func bnStatsAVX512(sum, sq *float64, x *float32, rows, c, ld int)   { panic("unreachable") }
+func bnGradStatsAVX512(sum, sq *float64, x, gy, mean, inv *float32, rows, c, ld int) {
+	panic("unreachable")
+}

@@ -43,3 +43,13 @@ func nonFiniteBlockAVX512(p *float32, n int) int
 //
 //go:noescape
 func adamAVX512(param *float32, grad *float32, mom *float32, vel *float32, n int, sc *float32)
+
+// bnStatsAVX512 adds the per-column float64 statistics of the first c columns (a multiple of 8) of rows × ld floats.
+//
+//go:noescape
+func bnStatsAVX512(sum *float64, sq *float64, x *float32, rows int, c int, ld int)
+
+// bnGradStatsAVX512 adds the per-column float64 statistics of the first c columns (a multiple of 8) of rows × ld floats.
+//
+//go:noescape
+func bnGradStatsAVX512(sum *float64, sq *float64, x *float32, gy *float32, mean *float32, inv *float32, rows int, c int, ld int)

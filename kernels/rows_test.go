@@ -110,6 +110,50 @@ func TestRowKernels(t *testing.T) {
 				}
 			}
 
+			// The statistics add to what the sums hold.
+			start := func() []float64 {
+				s := make([]float64, c, c+guard)
+				for i := range s {
+					s[i] = float64(i) * 0.5
+				}
+				return s
+			}
+			sum, sq, sum2, sq2 := start(), start(), start(), start()
+			BatchNormStats(sum, sq, x, sh.rows, c)
+			batchNormStatsGo(sum2, sq2, x, sh.rows, c, 0)
+			for j := 0; j < c; j++ {
+				if sum[j] != sum2[j] || sq[j] != sq2[j] {
+					t.Fatalf("%s: BatchNormStats column %d: %v %v, the Go twin %v %v", name, j, sum[j], sq[j], sum2[j], sq2[j])
+				}
+				var ws, wq float64
+				for r := 0; r < sh.rows; r++ {
+					ws += float64(x[r*c+j])
+					wq += float64(x[r*c+j]) * float64(x[r*c+j])
+				}
+				if math.Abs(sum2[j]-float64(j)*0.5-ws) > 1e-12*(ws+float64(j)) || math.Abs(sq2[j]-float64(j)*0.5-wq) > 1e-12*(wq+float64(j)) {
+					t.Fatalf("%s: BatchNormStats column %d: %v %v, want %v %v", name, j, sum2[j], sq2[j], ws+float64(j)*0.5, wq+float64(j)*0.5)
+				}
+			}
+			sum, sq, sum2, sq2 = start(), start(), start(), start()
+			BatchNormGradStats(sum, sq, x, gy, mean, inv, sh.rows, c)
+			batchNormGradStatsGo(sum2, sq2, x, gy, mean, inv, sh.rows, c, 0)
+			for j := 0; j < c; j++ {
+				if sum[j] != sum2[j] || sq[j] != sq2[j] {
+					t.Fatalf("%s: BatchNormGradStats column %d: %v %v, the Go twin %v %v", name, j, sum[j], sq[j], sum2[j], sq2[j])
+				}
+				var ws, wq, scale float64
+				for r := 0; r < sh.rows; r++ {
+					g := float64(gy[r*c+j])
+					xh := (float64(x[r*c+j]) - float64(mean[j])) * float64(inv[j])
+					ws += g
+					wq += g * xh
+					scale += math.Abs(g * xh)
+				}
+				if math.Abs(sum2[j]-float64(j)*0.5-ws) > 1e-12*float64(sh.rows+j) || math.Abs(sq2[j]-float64(j)*0.5-wq) > 1e-6*(scale+1e-30) {
+					t.Fatalf("%s: BatchNormGradStats column %d: %v %v, want %v %v", name, j, sum2[j], sq2[j], ws+float64(j)*0.5, wq+float64(j)*0.5)
+				}
+			}
+
 			got, all = out()
 			BatchNormGradRows(got, gy, x, sh.rows, c, mean, inv, scale, mg, mgx)
 			checkGuard("BatchNormGradRows", all)

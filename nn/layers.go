@@ -472,14 +472,7 @@ func (l *batchNormLayer) statsShard(s int) {
 	C := l.in.C
 	p := l.parts[s]
 	clear(p)
-	sum, sq := p[:C], p[C:2*C]
-	for r := lo; r < hi; r++ {
-		for c, v := range l.x[r*C : (r+1)*C] {
-			f := float64(v)
-			sum[c] += f
-			sq[c] += f * f
-		}
-	}
+	kernels.BatchNormStats(p[:C], p[C:2*C], l.x[lo*C:hi*C], hi-lo, C)
 }
 
 func (l *batchNormLayer) applyShard(s int) {
@@ -514,16 +507,7 @@ func (l *batchNormLayer) gradStatsShard(s int) {
 	C := l.in.C
 	p := l.parts[s]
 	clear(p)
-	sg, sgx := p[:C], p[C:2*C]
-	mean, inv := l.mean[:C], l.invStd[:C]
-	for r := lo; r < hi; r++ {
-		x, gy := l.x[r*C:(r+1)*C], l.gy[r*C:(r+1)*C]
-		for c, g := range gy {
-			xh := (x[c] - mean[c]) * inv[c]
-			sg[c] += float64(g)
-			sgx[c] += float64(g * xh)
-		}
-	}
+	kernels.BatchNormGradStats(p[:C], p[C:2*C], l.x[lo*C:hi*C], l.gy[lo*C:hi*C], l.mean, l.invStd, hi-lo, C)
 }
 
 // gradApplyShard: with batch statistics ∂L/∂x = γ·σ⁻¹·(g − Σg/M − x̂·Σg·x̂/M);

@@ -16,6 +16,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"math"
 
 	. "github.com/mmcloughlin/avo/build"
@@ -34,6 +35,7 @@ func main() {
 	genReLUBackward()
 	genNonFinite()
 	genAdam()
+	genColStats()
 	Generate()
 }
 
@@ -422,4 +424,117 @@ func genAdam() {
 	Label("adam_done")
 	VZEROUPPER()
 	RET()
+}
+
+// genColStats emits the two BatchNorm statistics passes, which add per column
+// over the rows in float64 (as the Go twins, row by row in order):
+//
+//	bnStats:     sum += x, sq += x·x
+//	bnGradStats: sg += gy, sgx += float32(gy·x̂), x̂ = (x − mean)·inv in float32
+//
+// A pass holds up to 4 blocks of 8 columns (32 float64 accumulators in 8
+// registers) across all rows, so each row is read once per 32 columns. c is
+// a multiple of 8 here (the first c of the ld columns of each row); the Go
+// wrapper does the rest.
+func genColStats() {
+	for _, grad := range []bool{false, true} {
+		name, sig := "bnStatsAVX512", "func(sum, sq *float64, x *float32, rows, c, ld int)"
+		if grad {
+			name, sig = "bnGradStatsAVX512", "func(sum, sq *float64, x, gy, mean, inv *float32, rows, c, ld int)"
+		}
+		TEXT(name, NOSPLIT, sig)
+		Pragma("noescape")
+		Doc(name + " adds the per-column float64 statistics of the first c columns (a multiple of 8) of rows × ld floats.")
+		col := GP64() // first column of the pass
+		MOVQ(U32(0), col)
+		Label(name + "_pass")
+		left := Load(Param("c"), GP64())
+		SUBQ(col, left)
+		JE(LabelRef(name + "_done"))
+		for _, w := range []int{4, 3, 2} {
+			CMPQ(left, U8(8*w))
+			JAE(LabelRef(fmt.Sprintf("%s_w%d", name, w)))
+		}
+		JMP(LabelRef(name + "_w1"))
+		for w := 4; w >= 1; w-- {
+			Label(fmt.Sprintf("%s_w%d", name, w))
+			colStatsPass(name, grad, col, w)
+			ADDQ(U8(8*w), col)
+			JMP(LabelRef(name + "_pass"))
+		}
+		Label(name + "_done")
+		VZEROUPPER()
+		RET()
+	}
+}
+
+func colStatsPass(name string, grad bool, col Register, w int) {
+	tag := fmt.Sprintf("%s_p%d", name, w)
+	cb := Load(Param("ld"), GP64()) // row stride
+	SHLQ(U8(2), cb)
+	px := Load(Param("x"), GP64())
+	LEAQ(Mem{Base: px, Index: col, Scale: 4}, px)
+	var pg, pmean, pinv Register
+	if grad {
+		pg = Load(Param("gy"), GP64())
+		LEAQ(Mem{Base: pg, Index: col, Scale: 4}, pg)
+		pmean = Load(Param("mean"), GP64())
+		LEAQ(Mem{Base: pmean, Index: col, Scale: 4}, pmean)
+		pinv = Load(Param("inv"), GP64())
+		LEAQ(Mem{Base: pinv, Index: col, Scale: 4}, pinv)
+	}
+	psum := Load(Param("sum"), GP64())
+	LEAQ(Mem{Base: psum, Index: col, Scale: 8}, psum)
+	psq := Load(Param("sq"), GP64())
+	LEAQ(Mem{Base: psq, Index: col, Scale: 8}, psq)
+	sum, sq := make([]VecVirtual, w), make([]VecVirtual, w)
+	var mean, inv []VecVirtual
+	for b := 0; b < w; b++ {
+		sum[b], sq[b] = ZMM(), ZMM()
+		VMOVUPD(Mem{Base: psum, Disp: 64 * b}, sum[b])
+		VMOVUPD(Mem{Base: psq, Disp: 64 * b}, sq[b])
+		if grad {
+			m, i := YMM(), YMM()
+			VMOVUPS(Mem{Base: pmean, Disp: 32 * b}, m)
+			VMOVUPS(Mem{Base: pinv, Disp: 32 * b}, i)
+			mean, inv = append(mean, m), append(inv, i)
+		}
+	}
+	n := Load(Param("rows"), GP64())
+	TESTQ(n, n)
+	JE(LabelRef(tag + "_store"))
+	Label(tag + "_row")
+	for b := 0; b < w; b++ {
+		x := YMM()
+		VMOVUPS(Mem{Base: px, Disp: 32 * b}, x)
+		if !grad {
+			d := ZMM()
+			VCVTPS2PD(x, d)
+			VADDPD(d, sum[b], sum[b])
+			VMULPD(d, d, d)
+			VADDPD(d, sq[b], sq[b])
+			continue
+		}
+		VSUBPS(mean[b], x, x)
+		VMULPS(inv[b], x, x) // x̂
+		g := YMM()
+		VMOVUPS(Mem{Base: pg, Disp: 32 * b}, g)
+		VMULPS(g, x, x) // gy·x̂ in float32
+		d := ZMM()
+		VCVTPS2PD(g, d)
+		VADDPD(d, sum[b], sum[b])
+		VCVTPS2PD(x, d)
+		VADDPD(d, sq[b], sq[b])
+	}
+	ADDQ(cb, px)
+	if grad {
+		ADDQ(cb, pg)
+	}
+	DECQ(n)
+	JNE(LabelRef(tag + "_row"))
+	Label(tag + "_store")
+	for b := 0; b < w; b++ {
+		VMOVUPD(sum[b], Mem{Base: psum, Disp: 64 * b})
+		VMOVUPD(sq[b], Mem{Base: psq, Disp: 64 * b})
+	}
 }
