@@ -13,3 +13,8 @@ func nnmfTileAVX512(xt *float32, qt *float32, ht *float32, wp *float32, wt *floa
 //
 //go:noescape
 func nnmfTileAVX2(xt *float32, qt *float32, ht *float32, wp *float32, wt *float32, k int, d int, kp int, dp int, iters int, useEps int, eps float32)
+
+// nnmfTileBF16AVX512 runs iters NNMF updates on an 8-row tile, both products in bf16 with float32 accumulation (AVX512_BF16).
+//
+//go:noescape
+func nnmfTileBF16AVX512(xt *float32, ht *float32, hb *uint32, qb *uint32, w2 *uint32, wt2 *uint32, k int, d int, kp int, dp int, iters int, useEps int, eps float32)

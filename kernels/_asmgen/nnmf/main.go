@@ -60,10 +60,12 @@ var (
 func (s isa) bytes() int { return 4 * s.lanes }
 
 func main() {
+	flag.BoolVar(&bf16Bcst, "bf16-bcst", bf16Bcst, "feed VDPBF16PS its pair as a {1to16} memory operand")
 	flag.Parse()
 	ConstraintExpr("amd64,!noasm,!purego")
 	gen(avx512)
 	gen(avx2)
+	genBF16()
 	Generate()
 }
 
