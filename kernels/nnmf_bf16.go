@@ -181,7 +181,7 @@ func NNMFIterateBF16(x []float32, rows, k, d, iters int, useEps bool, eps float3
 	bf := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(rest))), len(rest))
 	hb := bf[:NNMFTileRows*kp/2]
 	qb := bf[NNMFTileRows*kp/2:]
-	tile := nnmfTileBF16Go
+	var tile nnmfTileBF16Fn = nnmfTileBF16Go
 	if BF16Active() {
 		tile = nnmfTileBF16Asm
 	}
@@ -231,7 +231,6 @@ func ftz(f float32) float32 {
 // of h differs (float64 here, a float32 tree there).
 func nnmfTileBF16Go(xt, ht []float32, hb, qb, w2, wt2 []uint32, k, d, kp, dp, iters int, useEps bool, eps float32) {
 	k2, d2 := (k+1)/2, (d+1)/2
-	r := make([]float32, dp)
 	for it := 0; it < iters; it++ {
 		for i := 0; i < NNMFTileRows; i++ {
 			x := xt[i*dp : (i+1)*dp]
@@ -241,15 +240,18 @@ func nnmfTileBF16Go(xt, ht []float32, hb, qb, w2, wt2 []uint32, k, d, kp, dp, it
 			for p := range hbr {
 				hbr[p] = bf16Pair(h[2*p], h[2*p+1])
 			}
-			for j := 0; j < dp; j++ {
-				var s float32
-				for p := 0; p < k2; p++ {
-					s = bf16Dot(s, w2[p*dp+j], hbr[p])
+			// q = x / (R + 1e-20), two lanes at a time, kept only as bf16.
+			var q [2]float32
+			for jp := range qbr {
+				for l := range q {
+					j := 2*jp + l
+					var s float32
+					for p := 0; p < k2; p++ {
+						s = bf16Dot(s, w2[p*dp+j], hbr[p])
+					}
+					q[l] = x[j] / (s + nnmfReconEps)
 				}
-				r[j] = x[j] / (s + nnmfReconEps)
-			}
-			for p := range qbr {
-				qbr[p] = bf16Pair(r[2*p], r[2*p+1])
+				qbr[jp] = bf16Pair(q[0], q[1])
 			}
 			for kk := 0; kk < kp; kk++ {
 				var u float32

@@ -265,3 +265,34 @@ func TestPrecisionText(t *testing.T) {
 		t.Fatal("Precision(7) marshalled")
 	}
 }
+
+// The package promises no allocations: the pack and the iteration (twin and
+// assembly) write only into the caller's buffers.
+func TestNNMFBF16NoAllocations(t *testing.T) {
+	const rows, k, d = 11, 33, 47
+	x, w := nnmfProblem(rows, k, d, rand.New(rand.NewPCG(3, 3)))
+	h := make([]float32, rows*k)
+	packed := make([]uint32, NNMFPackedLenBF16(k, d))
+	scratch := make([]float32, NNMFScratchLenBF16(k, d))
+	start := ActivePath()
+	defer ForcePath(start)
+	paths := []CPUPath{PathGeneric}
+	if BF16Supported() {
+		paths = append(paths, PathAVX512)
+	}
+	for _, p := range paths {
+		if _, err := ForcePath(p); err != nil {
+			t.Fatal(err)
+		}
+		allocs := testing.AllocsPerRun(3, func() {
+			for i := range h {
+				h[i] = 1.0 / k
+			}
+			NNMFPackBF16(w, k, d, packed)
+			NNMFIterateBF16(x, rows, k, d, 2, false, 0, packed, h, scratch)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per pack and iterate", p, allocs)
+		}
+	}
+}
