@@ -133,7 +133,8 @@ func bf16Float(h uint16) float32 {
 func bf16Pair(lo, hi float32) uint32 { return uint32(bf16Round(lo)) | uint32(bf16Round(hi))<<16 }
 
 // NNMFPackBF16 writes the bf16 packed layout of the normalised weight w
-// (K×D, row-major) into packed (length NNMFPackedLenBF16).
+// (K×D, row-major) into packed (length NNMFPackedLenBF16). Each weight is
+// rounded once, into W2; Wt2 takes the rounded halves from W2.
 func NNMFPackBF16(w []float32, k, d int, packed []uint32) {
 	kp, dp := NNMFPadded(k, d)
 	k2, d2 := (k+1)/2, (d+1)/2
@@ -141,20 +142,30 @@ func NNMFPackBF16(w []float32, k, d int, packed []uint32) {
 	wt2 := packed[k2*dp : k2*dp+d2*kp]
 	clear(w2)
 	clear(wt2)
-	at := func(kk, j int) float32 {
-		if kk < k && j < d {
-			return w[kk*d+j]
-		}
-		return 0
-	}
 	for p := 0; p < k2; p++ {
-		for j := 0; j < d; j++ {
-			w2[p*dp+j] = bf16Pair(at(2*p, j), at(2*p+1, j))
+		row := w2[p*dp : p*dp+d]
+		lo := w[2*p*d : 2*p*d+d]
+		if 2*p+1 < k {
+			hi := w[(2*p+1)*d : (2*p+1)*d+d]
+			for j := range row {
+				row[j] = bf16Pair(lo[j], hi[j])
+			}
+		} else {
+			for j := range row {
+				row[j] = uint32(bf16Round(lo[j]))
+			}
 		}
 	}
-	for p := 0; p < d2; p++ {
-		for kk := 0; kk < k; kk++ {
-			wt2[p*kp+kk] = bf16Pair(at(kk, 2*p), at(kk, 2*p+1))
+	// bf16 of W[kk][j] is half kk&1 of W2[kk/2][j].
+	for kk := 0; kk < k; kk++ {
+		src := w2[kk/2*dp : kk/2*dp+d]
+		shift := 16 * uint(kk&1)
+		for p := 0; p < d2; p++ {
+			v := src[2*p] >> shift & 0xffff
+			if 2*p+1 < d {
+				v |= src[2*p+1] >> shift << 16
+			}
+			wt2[p*kp+kk] = v
 		}
 	}
 }

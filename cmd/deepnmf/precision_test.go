@@ -65,3 +65,11 @@ func TestBenchPrecision(t *testing.T) {
 		}
 	}
 }
+
+// A run keeps its precision: --precision cannot change on --resume.
+func TestResumeKeepsPrecisionFlag(t *testing.T) {
+	_, err := execute("train", "--resume", t.TempDir(), "--precision", "bf16")
+	if err == nil || !strings.Contains(err.Error(), "--precision cannot change on --resume") {
+		t.Fatalf("train --resume --precision: %v", err)
+	}
+}
