@@ -33,16 +33,22 @@ func Scale(alpha float32, x []float32) {
 	}
 }
 
-// ReLU writes max(x, 0) into dst. A NaN stays NaN, as in torch.relu.
+// ReLU writes max(x, 0) into dst. A NaN stays NaN, as in torch.relu, and
+// −0 becomes +0.
 func ReLU(dst, x []float32) error {
 	if err := sameLen("ReLU", len(dst), len(x)); err != nil {
 		return err
+	}
+	if rowKernels() && len(x) >= 64 {
+		head := len(x) &^ 63
+		reluAVX512(&dst[0], &x[0], head)
+		dst, x = dst[head:], x[head:]
 	}
 	for i, v := range x {
 		if v < 0 {
 			v = 0
 		}
-		dst[i] = v
+		dst[i] = v + 0 // −0 + 0 is +0
 	}
 	return nil
 }

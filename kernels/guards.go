@@ -1,7 +1,5 @@
 package kernels
 
-import "math"
-
 // The official code's two float32 guards (spec §1.3, §6 item 25), defined once
 // here for every package that divides by a sum or a reconstruction.
 const (
@@ -12,15 +10,3 @@ const (
 	// before x is divided by it, and to the loss's log arguments.
 	ReconGuard = float32(1e-20)
 )
-
-// FirstNonFinite returns the index of the first NaN or ±Inf in s, or -1.
-// It is the one finiteness test of the hot path: an exponent of all ones
-// means NaN or infinity, and the test needs no float comparison.
-func FirstNonFinite(s []float32) int {
-	for i, v := range s {
-		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
-			return i
-		}
-	}
-	return -1
-}

@@ -44,3 +44,16 @@ func b2i(b bool) int {
 func nnmfTileBF16Asm(xt, ht []float32, hb, qb, w2, wt2 []uint32, k, d, kp, dp, iters int, useEps bool, eps float32) {
 	nnmfTileBF16AVX512(unsafe.SliceData(xt), unsafe.SliceData(ht), unsafe.SliceData(hb), unsafe.SliceData(qb), unsafe.SliceData(w2), unsafe.SliceData(wt2), k, d, kp, dp, iters, b2i(useEps), eps)
 }
+
+// nnmfApproxTileFunc is the fused backward's tile kernel on the active path,
+// nil where there is none (AVX2 has too few registers for its blocks).
+func nnmfApproxTileFunc() nnmfApproxTileFn {
+	if ActivePath() == PathAVX512 {
+		return nnmfApproxTileAVX512Go
+	}
+	return nil
+}
+
+func nnmfApproxTileAVX512Go(x, gx, at, bt, wp, acc []float32, k, kp, d, dp, mask int) {
+	nnmfApproxTileAVX512(unsafe.SliceData(x), unsafe.SliceData(gx), unsafe.SliceData(at), unsafe.SliceData(bt), unsafe.SliceData(wp), unsafe.SliceData(acc), k, kp, d, dp, mask)
+}

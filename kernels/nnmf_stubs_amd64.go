@@ -14,6 +14,11 @@ func nnmfTileAVX512(xt *float32, qt *float32, ht *float32, wp *float32, wt *floa
 //go:noescape
 func nnmfTileAVX2(xt *float32, qt *float32, ht *float32, wp *float32, wt *float32, k int, d int, kp int, dp int, iters int, useEps int, eps float32)
 
+// nnmfApproxTileAVX512 runs the fused approximate NNMF backward on a 8-row tile with AVX512.
+//
+//go:noescape
+func nnmfApproxTileAVX512(x *float32, gx *float32, at *float32, bt *float32, wp *float32, gw *float32, k int, kp int, d int, dp int, mask int)
+
 // nnmfTileBF16AVX512 runs iters NNMF updates on an 8-row tile, both products in bf16 with float32 accumulation (AVX512_BF16).
 //
 //go:noescape

@@ -86,24 +86,16 @@ func newReLU(in Shape) *reluLayer {
 func (l *reluLayer) forwardShard(s int) {
 	lo, hi := l.span(l.rowsIn(), s)
 	c := l.in.C
-	x, y := l.x[lo*c:hi*c], l.y[lo*c:hi*c]
-	for i, v := range x {
-		y[i] = max(v, 0)
-	}
+	// Same lengths by construction: ReLU cannot fail here.
+	_ = kernels.ReLU(l.y[lo*c:hi*c], l.x[lo*c:hi*c])
 }
 
 func (l *reluLayer) backwardShard(s int) {
 	lo, hi := l.span(l.rowsIn(), s)
 	c := l.in.C
-	y, gy, gx := l.y[lo*c:hi*c], l.gy[lo*c:hi*c], l.gx[lo*c:hi*c]
-	gy = gy[:len(y)]
-	gx = gx[:len(y)]
-	// gx = gy where y > 0, else 0, without a data-dependent branch: y = max(x, 0)
-	// is +0 or has a positive bit pattern (NaN passes the gradient, as PyTorch).
-	for i, v := range y {
-		mask := uint32(-int32(math.Float32bits(v)) >> 31)
-		gx[i] = math.Float32frombits(math.Float32bits(gy[i]) & mask)
-	}
+	// y = max(x, 0) is +0 or has a positive bit pattern, so "y > 0 as an
+	// int32" is "x > 0", and a NaN passes the gradient, as in PyTorch.
+	kernels.ReLUGrad(l.gx[lo*c:hi*c], l.gy[lo*c:hi*c], l.y[lo*c:hi*c])
 }
 
 // ---------------------------------------------------------------- Unfold
@@ -204,36 +196,14 @@ func newL1Norm(in Shape) *l1NormLayer {
 func (l *l1NormLayer) forwardShard(s int) {
 	lo, hi := l.span(l.rowsIn(), s)
 	C := l.in.C
-	for r := lo; r < hi; r++ {
-		x, y := l.x[r*C:(r+1)*C], l.y[r*C:(r+1)*C]
-		var sum float32
-		for _, v := range x {
-			sum += v
-		}
-		inv := 1 / (sum + l1Guard)
-		for i, v := range x {
-			y[i] = v * inv
-		}
-	}
+	kernels.L1NormRows(l.y[lo*C:hi*C], l.x[lo*C:hi*C], hi-lo, C)
 }
 
 // backwardShard: ∂L/∂x_j = (g_j − Σ_c g_c y_c) / (Σx + 1e-19).
 func (l *l1NormLayer) backwardShard(s int) {
 	lo, hi := l.span(l.rowsIn(), s)
 	C := l.in.C
-	for r := lo; r < hi; r++ {
-		x, y := l.x[r*C:(r+1)*C], l.y[r*C:(r+1)*C]
-		gy, gx := l.gy[r*C:(r+1)*C], l.gx[r*C:(r+1)*C]
-		var sum, dot float32
-		for i, v := range x {
-			sum += v
-			dot += gy[i] * y[i]
-		}
-		inv := 1 / (sum + l1Guard)
-		for i, g := range gy {
-			gx[i] = (g - dot) * inv
-		}
-	}
+	kernels.L1NormRowsBackward(l.gx[lo*C:hi*C], l.gy[lo*C:hi*C], l.x[lo*C:hi*C], l.y[lo*C:hi*C], hi-lo, C)
 }
 
 // ---------------------------------------------------------------- Conv 1×1
@@ -418,7 +388,8 @@ type batchNormLayer struct {
 	mean, invStd []float32 // statistics of the last forward
 	scale, shift []float32 // y = x·scale + shift
 	parts        [][]float64
-	sumG, sumGX  []float64 // reduced Σgy and Σgy·x̂
+	meanG        []float32 // reduced Σgy / M and Σgy·x̂ / M, rounded once
+	meanGX       []float32 // for the gradient apply
 	useBatch     bool      // the last forward used batch statistics
 
 	statFwd, applyFwd, statBwd, applyBwd func(int)
@@ -441,7 +412,7 @@ func (l *batchNormLayer) allocate(shards int) {
 	C := l.in.C
 	l.mean, l.invStd = make([]float32, C), make([]float32, C)
 	l.scale, l.shift = make([]float32, C), make([]float32, C)
-	l.sumG, l.sumGX = make([]float64, C), make([]float64, C)
+	l.meanG, l.meanGX = make([]float32, C), make([]float32, C)
 	if l.running {
 		l.runMean, l.runVar = make([]float32, C), make([]float32, C)
 		for i := range l.runVar {
@@ -501,39 +472,27 @@ func (l *batchNormLayer) statsShard(s int) {
 	C := l.in.C
 	p := l.parts[s]
 	clear(p)
-	sum, sq := p[:C], p[C:2*C]
-	for r := lo; r < hi; r++ {
-		for c, v := range l.x[r*C : (r+1)*C] {
-			f := float64(v)
-			sum[c] += f
-			sq[c] += f * f
-		}
-	}
+	kernels.BatchNormStats(p[:C], p[C:2*C], l.x[lo*C:hi*C], hi-lo, C)
 }
 
 func (l *batchNormLayer) applyShard(s int) {
 	lo, hi := l.span(l.rowsIn(), s)
 	C := l.in.C
-	scale, shift := l.scale[:C], l.shift[:C]
-	for r := lo; r < hi; r++ {
-		x, y := l.x[r*C:(r+1)*C], l.y[r*C:(r+1)*C]
-		for c, v := range x {
-			y[c] = v*scale[c] + shift[c]
-		}
-	}
+	kernels.ScaleShiftRows(l.y[lo*C:hi*C], l.x[lo*C:hi*C], hi-lo, C, l.scale, l.shift)
 }
 
 func (l *batchNormLayer) backward(batch int) error {
 	l.batch = batch
 	C := l.in.C
 	l.pool.Run(l.statBwd)
+	m := float64(l.rowsIn())
 	for c := 0; c < C; c++ {
 		var sg, sgx float64
 		for _, p := range l.parts {
 			sg += p[c]
 			sgx += p[C+c]
 		}
-		l.sumG[c], l.sumGX[c] = sg, sgx
+		l.meanG[c], l.meanGX[c] = float32(sg/m), float32(sgx/m)
 		l.beta.Grad[c] = float32(sg)
 		l.gamma.Grad[c] = float32(sgx)
 	}
@@ -548,16 +507,7 @@ func (l *batchNormLayer) gradStatsShard(s int) {
 	C := l.in.C
 	p := l.parts[s]
 	clear(p)
-	sg, sgx := p[:C], p[C:2*C]
-	mean, inv := l.mean[:C], l.invStd[:C]
-	for r := lo; r < hi; r++ {
-		x, gy := l.x[r*C:(r+1)*C], l.gy[r*C:(r+1)*C]
-		for c, g := range gy {
-			xh := (x[c] - mean[c]) * inv[c]
-			sg[c] += float64(g)
-			sgx[c] += float64(g * xh)
-		}
-	}
+	kernels.BatchNormGradStats(p[:C], p[C:2*C], l.x[lo*C:hi*C], l.gy[lo*C:hi*C], l.mean, l.invStd, hi-lo, C)
 }
 
 // gradApplyShard: with batch statistics ∂L/∂x = γ·σ⁻¹·(g − Σg/M − x̂·Σg·x̂/M);
@@ -575,22 +525,7 @@ func (l *batchNormLayer) gradApplyShard(s int) {
 		}
 		return
 	}
-	m := float64(l.rowsIn())
-	// Per-channel constants, computed per shard from the reduced sums; the
-	// scratch lives in the shard's partial buffer, which is free again here.
-	p := l.parts[s]
-	mg, mgx := p[:C], p[C:2*C]
-	for c := 0; c < C; c++ {
-		mg[c] = l.sumG[c] / m
-		mgx[c] = l.sumGX[c] / m
-	}
-	for r := lo; r < hi; r++ {
-		x, gy, gx := l.x[r*C:(r+1)*C], l.gy[r*C:(r+1)*C], l.gx[r*C:(r+1)*C]
-		for c, g := range gy {
-			xh := (x[c] - mean[c]) * inv[c]
-			gx[c] = scale[c] * (g - float32(mg[c]) - xh*float32(mgx[c]))
-		}
-	}
+	kernels.BatchNormGradRows(l.gx[lo*C:hi*C], l.gy[lo*C:hi*C], l.x[lo*C:hi*C], hi-lo, C, mean, inv, scale, l.meanG, l.meanGX)
 }
 
 // ---------------------------------------------------------------- Pooling

@@ -38,6 +38,10 @@ func (l *Layer) Backward(ws *Workspace, x []float32, rows int, w, h, gradH, grad
 	}
 	w, gradW = w[:k*d], gradW[:k*d]
 	sqrtT := float32(math.Sqrt(float64(l.Iterations)))
+	fused := l.fusedApprox() && kernels.NNMFApproxFused()
+	if fused {
+		kernels.NNMFPackW(w, k, d, ws.packed)
+	}
 	for r0 := 0; r0 < rows; r0 += ws.block {
 		if l.stopped() {
 			return l.interrupted()
@@ -46,7 +50,12 @@ func (l *Layer) Backward(ws *Workspace, x []float32, rows int, w, h, gradH, grad
 		xb, hb, gb, gxb := x[r0*d:(r0+n)*d], h[r0*k:(r0+n)*k], gradH[r0*k:(r0+n)*k], gradX[r0*d:(r0+n)*d]
 		switch l.method {
 		case Approx:
-			l.approx(ws, xb, n, w, hb, gb, gxb, gradW)
+			if fused {
+				kernels.NNMFApprox(xb, n, k, d, ws.packed, hb, gb, gxb, ws.acc, ws.fused)
+				kernels.NNMFApproxFlush(ws.acc, k, d, gradW)
+			} else {
+				l.approx(ws, xb, n, w, hb, gb, gxb, gradW)
+			}
 		case Unrolled:
 			l.unrolled(ws, xb, n, w, gb, gxb, gradW, r0, rows)
 		case LastIter:
@@ -66,6 +75,12 @@ func (l *Layer) Backward(ws *Workspace, x []float32, rows int, w, h, gradH, grad
 	}
 	return nil
 }
+
+// fusedApprox reports whether the layer's backward is the approximate one
+// without local learning, which kernels.NNMFApprox computes in one pass per
+// row tile where the CPU path has the fused kernel (AVX-512); approx below is
+// the same computation as GEMMs, for the other paths and the local rules.
+func (l *Layer) fusedApprox() bool { return l.method == Approx && !l.LocalLearning }
 
 // approx is the official approximate backward (spec §1.4) with g = gradH, or a
 // local rule (§1.6) for gradW:

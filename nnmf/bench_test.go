@@ -147,13 +147,18 @@ func BenchmarkBackward(b *testing.B) {
 				bwd := s.backward()
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu0, cpuOK := processCPUSeconds()
 				for b.Loop() {
 					s.pool.Run(bwd)
 				}
+				cpu1, _ := processCPUSeconds()
 				b.StopTimer()
 				s.check(b)
 				flops := 8.0 * float64(sh.k*sh.d) * float64(sh.rows)
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "approxGFLOP/s")
+				if cpuOK && cpu1 > cpu0 {
+					b.ReportMetric(flops*float64(b.N)/(cpu1-cpu0)/1e9, "approxGFLOP/cpu-s")
+				}
 			})
 		}
 	}

@@ -29,6 +29,8 @@ type Workspace struct {
 	block   int
 	bufD    [3][]float32 // block × D each; bufD[0] 2·block × D
 	bufK    [5][]float32 // block × K each; bufK[0] 2·block × K
+	fused   []float32    // Approx: the fused kernel's tile scratch (kernels.NNMFApproxScratchLen)
+	acc     []float32    // Approx: its padded ∂L/∂W accumulator (kernels.NNMFApproxAccLen)
 	kd      []float32    // K × D (implicit: W scaled by c)
 	c       []float32    // D (implicit: F/R of one row)
 	kk      []float32    // K × K (implicit: W·diag(c)·Wᵀ)
@@ -57,6 +59,9 @@ func (l *Layer) WorkspaceBytes(maxRows int) float64 {
 	}
 	block := float64(min(maxRows, max(16, blockFloats/max(l.In, 1))))
 	floats += 4*block*d + 6*block*k // bufD (3, the first doubled), bufK (5, the first doubled)
+	if l.fusedApprox() {
+		floats += float64(kernels.NNMFApproxScratchLen(l.Out, l.In) + kernels.NNMFApproxAccLen(l.Out, l.In))
+	}
 	bytes := 4 * floats
 	if l.method == Implicit {
 		bytes += 4*(k*d+d+k*k) + 8*(2*k*k+3*k) + 8*k // kd, c, kk; a, lu, nk, rhs, tmp; piv
@@ -95,6 +100,13 @@ func (l *Layer) NewWorkspace(maxRows int) *Workspace {
 	ws.bufK[0] = make([]float32, 2*ws.block*k)
 	for i := 1; i < len(ws.bufK); i++ {
 		ws.bufK[i] = make([]float32, ws.block*k)
+	}
+	if l.fusedApprox() {
+		// One allocation: the two small buffers would each be rounded up
+		// to an allocator size class.
+		n := kernels.NNMFApproxScratchLen(k, d)
+		buf := make([]float32, n+kernels.NNMFApproxAccLen(k, d))
+		ws.fused, ws.acc = buf[:n:n], buf[n:]
 	}
 	if l.method == Implicit {
 		ws.kd = make([]float32, k*d)

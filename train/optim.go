@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/deepnmf/deepnmf/kernels"
 	"github.com/deepnmf/deepnmf/nn"
 )
 
@@ -51,48 +52,13 @@ func (a *Adam) Update() {
 	negStep := float32(-(a.LR / bc1))
 	b1, omb1 := float32(a.Cfg.Beta1), float32(1-a.Cfg.Beta1)
 	b2, omb2 := float32(a.Cfg.Beta2), float32(1-a.Cfg.Beta2)
-	bc2 := float32(bc2Sqrt)
-	eps := float32(a.Cfg.Eps)
+	sc := kernels.AdamScalars{
+		B1: b1, OmB1: omb1, B2: b2, OmB2: omb2,
+		Bc2: float32(bc2Sqrt), Eps: float32(a.Cfg.Eps), NegStep: negStep,
+	}
 	for i, p := range a.Params {
-		m, v, g, w := a.M[i], a.V[i], p.Grad, p.Data
-		m, v, g = m[:len(w)], v[:len(w)], g[:len(w)]
-		for j := range w {
-			// The moment updates are fused as in PyTorch's AVX2 CPU kernels:
-			// add_(g, alpha) is vec::fmadd(g, alpha, m) and addcmul's
-			// self + value·t1·t2 is contracted to fma(value·t1, t2, self).
-			// Everything else is rounded op by op (the explicit conversions
-			// stop Go from fusing on its own).
-			m[j] = fma32(g[j], omb1, float32(m[j]*b1))
-			v[j] = fma32(float32(omb2*g[j]), g[j], float32(v[j]*b2))
-			denom := float32(float32(sqrt32(v[j])/bc2) + eps)
-			w[j] += float32(float32(negStep*m[j]) / denom)
-		}
+		kernels.AdamUpdate(p.Data, p.Grad, a.M[i], a.V[i], &sc)
 	}
-}
-
-func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
-
-// fma32 is a·b + c rounded once to float32, as a float32 FMA instruction
-// computes it. a·b is exact in float64; the float64 sum is made round-to-odd
-// (its last bit records whether it was inexact), which makes the final
-// rounding to float32 correct instead of a double rounding.
-func fma32(a, b, c float32) float32 {
-	p := float64(a) * float64(b)
-	cf := float64(c)
-	s := p + cf
-	// TwoSum: err is the exact rounding error of s.
-	bv := s - p
-	err := (p - (s - bv)) + (cf - bv)
-	// err−err == 0 skips non-finite inputs, whose s must stay as it is.
-	if bits := math.Float64bits(s); err != 0 && err-err == 0 && bits&1 == 0 {
-		if (err > 0) == (s > 0) {
-			bits++
-		} else {
-			bits--
-		}
-		s = math.Float64frombits(bits)
-	}
-	return float32(s)
 }
 
 // PlateauConfig holds torch.optim.lr_scheduler.ReduceLROnPlateau's settings

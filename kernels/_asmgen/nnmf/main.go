@@ -65,6 +65,7 @@ func main() {
 	ConstraintExpr("amd64,!noasm,!purego")
 	gen(avx512)
 	gen(avx2)
+	genApprox(avx512)
 	genBF16()
 	Generate()
 }
