@@ -15,3 +15,7 @@ func SupportedPath() CPUPath {
 	}
 	return PathGeneric
 }
+
+// BF16Supported reports whether this CPU and build can run the bf16 NNMF
+// kernel (whatever the active path): AVX512_BF16 on top of the AVX-512 path.
+func BF16Supported() bool { return cpu.X86.HasAVX512BF16 && SupportedPath() == PathAVX512 }

@@ -39,6 +39,12 @@ func b2i(b bool) int {
 	return 0
 }
 
+// nnmfTileBF16Asm runs the AVX512_BF16 tile kernel; NNMFIterateBF16 has
+// checked the lengths (and BF16Active).
+func nnmfTileBF16Asm(xt, ht []float32, hb, qb, w2, wt2 []uint32, k, d, kp, dp, iters int, useEps bool, eps float32) {
+	nnmfTileBF16AVX512(unsafe.SliceData(xt), unsafe.SliceData(ht), unsafe.SliceData(hb), unsafe.SliceData(qb), unsafe.SliceData(w2), unsafe.SliceData(wt2), k, d, kp, dp, iters, b2i(useEps), eps)
+}
+
 // nnmfApproxTileFunc is the fused backward's tile kernel on the active path,
 // nil where there is none (AVX2 has too few registers for its blocks).
 func nnmfApproxTileFunc() nnmfApproxTileFn {

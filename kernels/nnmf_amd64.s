@@ -4140,3 +4140,3277 @@ AVX512XW_minus1:
 AVX512XW_done:
 	VZEROUPPER
 	RET
+
+// func nnmfTileBF16AVX512(xt *float32, ht *float32, hb *uint32, qb *uint32, w2 *uint32, wt2 *uint32, k int, d int, kp int, dp int, iters int, useEps int, eps float32)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·nnmfTileBF16AVX512(SB), NOSPLIT, $0-100
+	MOVQ iters+80(FP), R14
+
+BF_iter:
+	MOVQ ht+8(FP), AX
+	MOVQ hb+16(FP), BX
+	MOVQ kp+64(FP), CX
+	SHRQ $0x01, CX
+
+BF_H:
+	VMOVUPS (AX), Z0
+
+	// vcvtneps2bf16 %zmm0,%ymm1
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xc8
+	VMOVDQU32 Y1, (BX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x20, BX
+	DECQ      CX
+	JNE       BF_H
+	MOVQ      $0x00000000, R13
+
+BF_A_loop:
+	MOVQ dp+72(FP), AX
+	SHLQ $0x02, AX
+	SUBQ R13, AX
+	JE   BF_A_done
+	CMPQ AX, $0x00000100
+	JE   BF_A_block2
+	CMPQ AX, $0x000000c0
+	JAE  BF_A_block3
+	CMPQ AX, $0x00000080
+	JE   BF_A_block2
+	JMP  BF_A_block1
+
+BF_A_block3:
+	MOVQ   w2+32(FP), R8
+	ADDQ   R13, R8
+	MOVQ   dp+72(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   hb+16(FP), R10
+	MOVQ   kp+64(FP), R11
+	SHLQ   $0x01, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), SI
+	MOVQ   k+48(FP), CX
+	INCQ   CX
+	SHRQ   $0x01, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+BF_A_k3:
+	VMOVUPS      (R8), Z24
+	VMOVUPS      64(R8), Z25
+	VMOVUPS      128(R8), Z26
+	VPBROADCASTD (R10), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm0
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm1
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// vdpbf16ps %zmm27,%zmm26,%zmm2
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd3
+	VPBROADCASTD (R10)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm3
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdc
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm4
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// vdpbf16ps %zmm28,%zmm26,%zmm5
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xec
+	VPBROADCASTD (R10)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm6
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm7
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+
+	// vdpbf16ps %zmm27,%zmm26,%zmm8
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc3
+	VPBROADCASTD (R10)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm9
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcc
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm10
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// vdpbf16ps %zmm28,%zmm26,%zmm11
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdc
+	VPBROADCASTD (SI), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm12
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm13
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// vdpbf16ps %zmm27,%zmm26,%zmm14
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf3
+	VPBROADCASTD (SI)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm15
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfc
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm16
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// vdpbf16ps %zmm28,%zmm26,%zmm17
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcc
+	VPBROADCASTD (SI)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm18
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm19
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// vdpbf16ps %zmm27,%zmm26,%zmm20
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe3
+	VPBROADCASTD (SI)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm21
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xec
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm22
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// vdpbf16ps %zmm28,%zmm26,%zmm23
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfc
+	ADDQ         R9, R8
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, SI
+	DECQ         CX
+	JNE          BF_A_k3
+	MOVL         $0x1e3ce508, AX
+	VPBROADCASTD AX, Z29
+	MOVQ         xt+0(FP), R10
+	ADDQ         R13, R10
+	LEAQ         (R9)(R9*2), R12
+	LEAQ         (R10)(R9*4), SI
+	MOVQ         qb+24(FP), DI
+	MOVQ         R13, AX
+	SHRQ         $0x01, AX
+	ADDQ         AX, DI
+	MOVQ         R9, R11
+	SHRQ         $0x01, R11
+	LEAQ         (R11)(R11*2), BX
+	LEAQ         (DI)(R11*4), DX
+	VADDPS       Z29, Z0, Z0
+	VMOVUPS      (R10), Z24
+	VDIVPS       Z0, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm0
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xc0
+	VMOVDQU32 Y0, (DI)
+	VADDPS    Z29, Z1, Z1
+	VMOVUPS   64(R10), Z25
+	VDIVPS    Z1, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm1
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xc9
+	VMOVDQU32 Y1, 32(DI)
+	VADDPS    Z29, Z2, Z2
+	VMOVUPS   128(R10), Z26
+	VDIVPS    Z2, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm2
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xd2
+	VMOVDQU32 Y2, 64(DI)
+	VADDPS    Z29, Z3, Z3
+	VMOVUPS   (R10)(R9*1), Z24
+	VDIVPS    Z3, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm3
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xd8
+	VMOVDQU32 Y3, (DI)(R11*1)
+	VADDPS    Z29, Z4, Z4
+	VMOVUPS   64(R10)(R9*1), Z25
+	VDIVPS    Z4, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm4
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe1
+	VMOVDQU32 Y4, 32(DI)(R11*1)
+	VADDPS    Z29, Z5, Z5
+	VMOVUPS   128(R10)(R9*1), Z26
+	VDIVPS    Z5, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm5
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xea
+	VMOVDQU32 Y5, 64(DI)(R11*1)
+	VADDPS    Z29, Z6, Z6
+	VMOVUPS   (R10)(R9*2), Z24
+	VDIVPS    Z6, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm6
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xf0
+	VMOVDQU32 Y6, (DI)(R11*2)
+	VADDPS    Z29, Z7, Z7
+	VMOVUPS   64(R10)(R9*2), Z25
+	VDIVPS    Z7, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm7
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xf9
+	VMOVDQU32 Y7, 32(DI)(R11*2)
+	VADDPS    Z29, Z8, Z8
+	VMOVUPS   128(R10)(R9*2), Z26
+	VDIVPS    Z8, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm8
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xc2
+	VMOVDQU32 Y8, 64(DI)(R11*2)
+	VADDPS    Z29, Z9, Z9
+	VMOVUPS   (R10)(R12*1), Z24
+	VDIVPS    Z9, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm9
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xc8
+	VMOVDQU32 Y9, (DI)(BX*1)
+	VADDPS    Z29, Z10, Z10
+	VMOVUPS   64(R10)(R12*1), Z25
+	VDIVPS    Z10, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm10
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xd1
+	VMOVDQU32 Y10, 32(DI)(BX*1)
+	VADDPS    Z29, Z11, Z11
+	VMOVUPS   128(R10)(R12*1), Z26
+	VDIVPS    Z11, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm11
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xda
+	VMOVDQU32 Y11, 64(DI)(BX*1)
+	VADDPS    Z29, Z12, Z12
+	VMOVUPS   (SI), Z24
+	VDIVPS    Z12, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm12
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe0
+	VMOVDQU32 Y12, (DX)
+	VADDPS    Z29, Z13, Z13
+	VMOVUPS   64(SI), Z25
+	VDIVPS    Z13, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm13
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe9
+	VMOVDQU32 Y13, 32(DX)
+	VADDPS    Z29, Z14, Z14
+	VMOVUPS   128(SI), Z26
+	VDIVPS    Z14, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm14
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xf2
+	VMOVDQU32 Y14, 64(DX)
+	VADDPS    Z29, Z15, Z15
+	VMOVUPS   (SI)(R9*1), Z24
+	VDIVPS    Z15, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm15
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xf8
+	VMOVDQU32 Y15, (DX)(R11*1)
+	VADDPS    Z29, Z16, Z16
+	VMOVUPS   64(SI)(R9*1), Z25
+	VDIVPS    Z16, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm16
+	BYTE      $0x62
+	BYTE      $0x82
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xc1
+	VMOVDQU32 Y16, 32(DX)(R11*1)
+	VADDPS    Z29, Z17, Z17
+	VMOVUPS   128(SI)(R9*1), Z26
+	VDIVPS    Z17, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm17
+	BYTE      $0x62
+	BYTE      $0x82
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xca
+	VMOVDQU32 Y17, 64(DX)(R11*1)
+	VADDPS    Z29, Z18, Z18
+	VMOVUPS   (SI)(R9*2), Z24
+	VDIVPS    Z18, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm18
+	BYTE      $0x62
+	BYTE      $0x82
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xd0
+	VMOVDQU32 Y18, (DX)(R11*2)
+	VADDPS    Z29, Z19, Z19
+	VMOVUPS   64(SI)(R9*2), Z25
+	VDIVPS    Z19, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm19
+	BYTE      $0x62
+	BYTE      $0x82
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xd9
+	VMOVDQU32 Y19, 32(DX)(R11*2)
+	VADDPS    Z29, Z20, Z20
+	VMOVUPS   128(SI)(R9*2), Z26
+	VDIVPS    Z20, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm20
+	BYTE      $0x62
+	BYTE      $0x82
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 Y20, 64(DX)(R11*2)
+	VADDPS    Z29, Z21, Z21
+	VMOVUPS   (SI)(R12*1), Z24
+	VDIVPS    Z21, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm21
+	BYTE      $0x62
+	BYTE      $0x82
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe8
+	VMOVDQU32 Y21, (DX)(BX*1)
+	VADDPS    Z29, Z22, Z22
+	VMOVUPS   64(SI)(R12*1), Z25
+	VDIVPS    Z22, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm22
+	BYTE      $0x62
+	BYTE      $0x82
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xf1
+	VMOVDQU32 Y22, 32(DX)(BX*1)
+	VADDPS    Z29, Z23, Z23
+	VMOVUPS   128(SI)(R12*1), Z26
+	VDIVPS    Z23, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm23
+	BYTE      $0x62
+	BYTE      $0x82
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xfa
+	VMOVDQU32 Y23, 64(DX)(BX*1)
+	ADDQ      $0x000000c0, R13
+	JMP       BF_A_loop
+
+BF_A_block2:
+	MOVQ   w2+32(FP), R8
+	ADDQ   R13, R8
+	MOVQ   dp+72(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   hb+16(FP), R10
+	MOVQ   kp+64(FP), R11
+	SHLQ   $0x01, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), SI
+	MOVQ   k+48(FP), CX
+	INCQ   CX
+	SHRQ   $0x01, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+BF_A_k2:
+	VMOVUPS      (R8), Z24
+	VMOVUPS      64(R8), Z25
+	VPBROADCASTD (R10), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm0
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm1
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcb
+	VPBROADCASTD (R10)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm2
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm3
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdc
+	VPBROADCASTD (R10)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm4
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm5
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xeb
+	VPBROADCASTD (R10)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm6
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm7
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfc
+	VPBROADCASTD (SI), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm8
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm9
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcb
+	VPBROADCASTD (SI)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm10
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm11
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdc
+	VPBROADCASTD (SI)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm12
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm13
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xeb
+	VPBROADCASTD (SI)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm14
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm15
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfc
+	ADDQ         R9, R8
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, SI
+	DECQ         CX
+	JNE          BF_A_k2
+	MOVL         $0x1e3ce508, AX
+	VPBROADCASTD AX, Z29
+	MOVQ         xt+0(FP), R10
+	ADDQ         R13, R10
+	LEAQ         (R9)(R9*2), R12
+	LEAQ         (R10)(R9*4), SI
+	MOVQ         qb+24(FP), DI
+	MOVQ         R13, AX
+	SHRQ         $0x01, AX
+	ADDQ         AX, DI
+	MOVQ         R9, R11
+	SHRQ         $0x01, R11
+	LEAQ         (R11)(R11*2), BX
+	LEAQ         (DI)(R11*4), DX
+	VADDPS       Z29, Z0, Z0
+	VMOVUPS      (R10), Z24
+	VDIVPS       Z0, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm0
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xc0
+	VMOVDQU32 Y0, (DI)
+	VADDPS    Z29, Z1, Z1
+	VMOVUPS   64(R10), Z25
+	VDIVPS    Z1, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm1
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xc9
+	VMOVDQU32 Y1, 32(DI)
+	VADDPS    Z29, Z2, Z2
+	VMOVUPS   (R10)(R9*1), Z26
+	VDIVPS    Z2, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm2
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xd2
+	VMOVDQU32 Y2, (DI)(R11*1)
+	VADDPS    Z29, Z3, Z3
+	VMOVUPS   64(R10)(R9*1), Z24
+	VDIVPS    Z3, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm3
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xd8
+	VMOVDQU32 Y3, 32(DI)(R11*1)
+	VADDPS    Z29, Z4, Z4
+	VMOVUPS   (R10)(R9*2), Z25
+	VDIVPS    Z4, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm4
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe1
+	VMOVDQU32 Y4, (DI)(R11*2)
+	VADDPS    Z29, Z5, Z5
+	VMOVUPS   64(R10)(R9*2), Z26
+	VDIVPS    Z5, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm5
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xea
+	VMOVDQU32 Y5, 32(DI)(R11*2)
+	VADDPS    Z29, Z6, Z6
+	VMOVUPS   (R10)(R12*1), Z24
+	VDIVPS    Z6, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm6
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xf0
+	VMOVDQU32 Y6, (DI)(BX*1)
+	VADDPS    Z29, Z7, Z7
+	VMOVUPS   64(R10)(R12*1), Z25
+	VDIVPS    Z7, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm7
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xf9
+	VMOVDQU32 Y7, 32(DI)(BX*1)
+	VADDPS    Z29, Z8, Z8
+	VMOVUPS   (SI), Z26
+	VDIVPS    Z8, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm8
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xc2
+	VMOVDQU32 Y8, (DX)
+	VADDPS    Z29, Z9, Z9
+	VMOVUPS   64(SI), Z24
+	VDIVPS    Z9, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm9
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xc8
+	VMOVDQU32 Y9, 32(DX)
+	VADDPS    Z29, Z10, Z10
+	VMOVUPS   (SI)(R9*1), Z25
+	VDIVPS    Z10, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm10
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xd1
+	VMOVDQU32 Y10, (DX)(R11*1)
+	VADDPS    Z29, Z11, Z11
+	VMOVUPS   64(SI)(R9*1), Z26
+	VDIVPS    Z11, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm11
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xda
+	VMOVDQU32 Y11, 32(DX)(R11*1)
+	VADDPS    Z29, Z12, Z12
+	VMOVUPS   (SI)(R9*2), Z24
+	VDIVPS    Z12, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm12
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe0
+	VMOVDQU32 Y12, (DX)(R11*2)
+	VADDPS    Z29, Z13, Z13
+	VMOVUPS   64(SI)(R9*2), Z25
+	VDIVPS    Z13, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm13
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe9
+	VMOVDQU32 Y13, 32(DX)(R11*2)
+	VADDPS    Z29, Z14, Z14
+	VMOVUPS   (SI)(R12*1), Z26
+	VDIVPS    Z14, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm14
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xf2
+	VMOVDQU32 Y14, (DX)(BX*1)
+	VADDPS    Z29, Z15, Z15
+	VMOVUPS   64(SI)(R12*1), Z24
+	VDIVPS    Z15, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm15
+	BYTE      $0x62
+	BYTE      $0x12
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xf8
+	VMOVDQU32 Y15, 32(DX)(BX*1)
+	ADDQ      $0x00000080, R13
+	JMP       BF_A_loop
+
+BF_A_block1:
+	MOVQ   w2+32(FP), R8
+	ADDQ   R13, R8
+	MOVQ   dp+72(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   hb+16(FP), R10
+	MOVQ   kp+64(FP), R11
+	SHLQ   $0x01, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), SI
+	MOVQ   k+48(FP), CX
+	INCQ   CX
+	SHRQ   $0x01, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+BF_A_k1:
+	VMOVUPS      (R8), Z24
+	VPBROADCASTD (R10), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm0
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc3
+	VPBROADCASTD (R10)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm1
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcc
+	VPBROADCASTD (R10)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm2
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd3
+	VPBROADCASTD (R10)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm3
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdc
+	VPBROADCASTD (SI), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm4
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe3
+	VPBROADCASTD (SI)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm5
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xec
+	VPBROADCASTD (SI)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm6
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf3
+	VPBROADCASTD (SI)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm7
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfc
+	ADDQ         R9, R8
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, SI
+	DECQ         CX
+	JNE          BF_A_k1
+	MOVL         $0x1e3ce508, AX
+	VPBROADCASTD AX, Z29
+	MOVQ         xt+0(FP), R10
+	ADDQ         R13, R10
+	LEAQ         (R9)(R9*2), R12
+	LEAQ         (R10)(R9*4), SI
+	MOVQ         qb+24(FP), DI
+	MOVQ         R13, AX
+	SHRQ         $0x01, AX
+	ADDQ         AX, DI
+	MOVQ         R9, R11
+	SHRQ         $0x01, R11
+	LEAQ         (R11)(R11*2), BX
+	LEAQ         (DI)(R11*4), DX
+	VADDPS       Z29, Z0, Z0
+	VMOVUPS      (R10), Z24
+	VDIVPS       Z0, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm0
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xc0
+	VMOVDQU32 Y0, (DI)
+	VADDPS    Z29, Z1, Z1
+	VMOVUPS   (R10)(R9*1), Z25
+	VDIVPS    Z1, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm1
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xc9
+	VMOVDQU32 Y1, (DI)(R11*1)
+	VADDPS    Z29, Z2, Z2
+	VMOVUPS   (R10)(R9*2), Z26
+	VDIVPS    Z2, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm2
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xd2
+	VMOVDQU32 Y2, (DI)(R11*2)
+	VADDPS    Z29, Z3, Z3
+	VMOVUPS   (R10)(R12*1), Z24
+	VDIVPS    Z3, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm3
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xd8
+	VMOVDQU32 Y3, (DI)(BX*1)
+	VADDPS    Z29, Z4, Z4
+	VMOVUPS   (SI), Z25
+	VDIVPS    Z4, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm4
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe1
+	VMOVDQU32 Y4, (DX)
+	VADDPS    Z29, Z5, Z5
+	VMOVUPS   (SI)(R9*1), Z26
+	VDIVPS    Z5, Z26, Z26
+
+	// vcvtneps2bf16 %zmm26,%ymm5
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xea
+	VMOVDQU32 Y5, (DX)(R11*1)
+	VADDPS    Z29, Z6, Z6
+	VMOVUPS   (SI)(R9*2), Z24
+	VDIVPS    Z6, Z24, Z24
+
+	// vcvtneps2bf16 %zmm24,%ymm6
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xf0
+	VMOVDQU32 Y6, (DX)(R11*2)
+	VADDPS    Z29, Z7, Z7
+	VMOVUPS   (SI)(R12*1), Z25
+	VDIVPS    Z7, Z25, Z25
+
+	// vcvtneps2bf16 %zmm25,%ymm7
+	BYTE      $0x62
+	BYTE      $0x92
+	BYTE      $0x7e
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xf9
+	VMOVDQU32 Y7, (DX)(BX*1)
+	ADDQ      $0x00000040, R13
+	JMP       BF_A_loop
+
+BF_A_done:
+	MOVQ kp+64(FP), AX
+	CMPQ AX, $0x00000030
+	JA   BF_B_general
+	CMPQ AX, $0x00000010
+	JE   BF_B_whole1
+	CMPQ AX, $0x00000020
+	JE   BF_B_whole2
+	CMPQ AX, $0x00000030
+	JE   BF_B_whole3
+	JMP  BF_B_general
+
+BF_B_whole1:
+	MOVQ   wt2+40(FP), R8
+	MOVQ   kp+64(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   qb+24(FP), R10
+	MOVQ   dp+72(FP), R11
+	SHLQ   $0x01, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), SI
+	MOVQ   d+56(FP), CX
+	INCQ   CX
+	SHRQ   $0x01, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+BF_B_whole_d1:
+	VMOVUPS      (R8), Z24
+	VPBROADCASTD (R10), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm0
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc3
+	VPBROADCASTD (R10)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm1
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcc
+	VPBROADCASTD (R10)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm2
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd3
+	VPBROADCASTD (R10)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm3
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdc
+	VPBROADCASTD (SI), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm4
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe3
+	VPBROADCASTD (SI)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm5
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xec
+	VPBROADCASTD (SI)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm6
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf3
+	VPBROADCASTD (SI)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm7
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfc
+	ADDQ         R9, R8
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, SI
+	DECQ         CX
+	JNE          BF_B_whole_d1
+	MOVQ         ht+8(FP), R10
+	LEAQ         (R9)(R9*2), R12
+	LEAQ         (R10)(R9*4), SI
+	MOVQ         useEps+88(FP), AX
+	TESTQ        AX, AX
+	JE           BF_B_whole_plain1
+	VBROADCASTSS eps+96(FP), Z29
+	MOVL         $0x3f800000, AX
+	VPBROADCASTD AX, Z30
+	VMULPS       Z29, Z0, Z0
+	VADDPS       Z30, Z0, Z0
+	VMULPS       Z29, Z1, Z1
+	VADDPS       Z30, Z1, Z1
+	VMULPS       Z29, Z2, Z2
+	VADDPS       Z30, Z2, Z2
+	VMULPS       Z29, Z3, Z3
+	VADDPS       Z30, Z3, Z3
+	VMULPS       Z29, Z4, Z4
+	VADDPS       Z30, Z4, Z4
+	VMULPS       Z29, Z5, Z5
+	VADDPS       Z30, Z5, Z5
+	VMULPS       Z29, Z6, Z6
+	VADDPS       Z30, Z6, Z6
+	VMULPS       Z29, Z7, Z7
+	VADDPS       Z30, Z7, Z7
+
+BF_B_whole_plain1:
+	VMULPS       (R10), Z0, Z0
+	VMULPS       (R10)(R9*1), Z1, Z1
+	VMULPS       (R10)(R9*2), Z2, Z2
+	VMULPS       (R10)(R12*1), Z3, Z3
+	VMULPS       (SI), Z4, Z4
+	VMULPS       (SI)(R9*1), Z5, Z5
+	VMULPS       (SI)(R9*2), Z6, Z6
+	VMULPS       (SI)(R12*1), Z7, Z7
+	MOVL         $0x1fec1e4a, AX
+	VPBROADCASTD AX, Z29
+	VMOVAPS      Z0, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z0, Z0
+	VMOVUPS      Z0, (R10)
+	VMOVAPS      Z1, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z1, Z1
+	VMOVUPS      Z1, (R10)(R9*1)
+	VMOVAPS      Z2, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z2, Z2
+	VMOVUPS      Z2, (R10)(R9*2)
+	VMOVAPS      Z3, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z3, Z3
+	VMOVUPS      Z3, (R10)(R12*1)
+	VMOVAPS      Z4, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z4, Z4
+	VMOVUPS      Z4, (SI)
+	VMOVAPS      Z5, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z5, Z5
+	VMOVUPS      Z5, (SI)(R9*1)
+	VMOVAPS      Z6, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z6, Z6
+	VMOVUPS      Z6, (SI)(R9*2)
+	VMOVAPS      Z7, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z7, Z7
+	VMOVUPS      Z7, (SI)(R12*1)
+	JMP          BF_next
+
+BF_B_whole2:
+	MOVQ   wt2+40(FP), R8
+	MOVQ   kp+64(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   qb+24(FP), R10
+	MOVQ   dp+72(FP), R11
+	SHLQ   $0x01, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), SI
+	MOVQ   d+56(FP), CX
+	INCQ   CX
+	SHRQ   $0x01, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+BF_B_whole_d2:
+	VMOVUPS      (R8), Z24
+	VMOVUPS      64(R8), Z25
+	VPBROADCASTD (R10), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm0
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm1
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcb
+	VPBROADCASTD (R10)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm2
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm3
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdc
+	VPBROADCASTD (R10)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm4
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm5
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xeb
+	VPBROADCASTD (R10)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm6
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm7
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfc
+	VPBROADCASTD (SI), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm8
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm9
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcb
+	VPBROADCASTD (SI)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm10
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm11
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdc
+	VPBROADCASTD (SI)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm12
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm13
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xeb
+	VPBROADCASTD (SI)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm14
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm15
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfc
+	ADDQ         R9, R8
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, SI
+	DECQ         CX
+	JNE          BF_B_whole_d2
+	MOVQ         ht+8(FP), R10
+	LEAQ         (R9)(R9*2), R12
+	LEAQ         (R10)(R9*4), SI
+	MOVQ         useEps+88(FP), AX
+	TESTQ        AX, AX
+	JE           BF_B_whole_plain2
+	VBROADCASTSS eps+96(FP), Z29
+	MOVL         $0x3f800000, AX
+	VPBROADCASTD AX, Z30
+	VMULPS       Z29, Z0, Z0
+	VADDPS       Z30, Z0, Z0
+	VMULPS       Z29, Z1, Z1
+	VADDPS       Z30, Z1, Z1
+	VMULPS       Z29, Z2, Z2
+	VADDPS       Z30, Z2, Z2
+	VMULPS       Z29, Z3, Z3
+	VADDPS       Z30, Z3, Z3
+	VMULPS       Z29, Z4, Z4
+	VADDPS       Z30, Z4, Z4
+	VMULPS       Z29, Z5, Z5
+	VADDPS       Z30, Z5, Z5
+	VMULPS       Z29, Z6, Z6
+	VADDPS       Z30, Z6, Z6
+	VMULPS       Z29, Z7, Z7
+	VADDPS       Z30, Z7, Z7
+	VMULPS       Z29, Z8, Z8
+	VADDPS       Z30, Z8, Z8
+	VMULPS       Z29, Z9, Z9
+	VADDPS       Z30, Z9, Z9
+	VMULPS       Z29, Z10, Z10
+	VADDPS       Z30, Z10, Z10
+	VMULPS       Z29, Z11, Z11
+	VADDPS       Z30, Z11, Z11
+	VMULPS       Z29, Z12, Z12
+	VADDPS       Z30, Z12, Z12
+	VMULPS       Z29, Z13, Z13
+	VADDPS       Z30, Z13, Z13
+	VMULPS       Z29, Z14, Z14
+	VADDPS       Z30, Z14, Z14
+	VMULPS       Z29, Z15, Z15
+	VADDPS       Z30, Z15, Z15
+
+BF_B_whole_plain2:
+	VMULPS       (R10), Z0, Z0
+	VMULPS       64(R10), Z1, Z1
+	VMULPS       (R10)(R9*1), Z2, Z2
+	VMULPS       64(R10)(R9*1), Z3, Z3
+	VMULPS       (R10)(R9*2), Z4, Z4
+	VMULPS       64(R10)(R9*2), Z5, Z5
+	VMULPS       (R10)(R12*1), Z6, Z6
+	VMULPS       64(R10)(R12*1), Z7, Z7
+	VMULPS       (SI), Z8, Z8
+	VMULPS       64(SI), Z9, Z9
+	VMULPS       (SI)(R9*1), Z10, Z10
+	VMULPS       64(SI)(R9*1), Z11, Z11
+	VMULPS       (SI)(R9*2), Z12, Z12
+	VMULPS       64(SI)(R9*2), Z13, Z13
+	VMULPS       (SI)(R12*1), Z14, Z14
+	VMULPS       64(SI)(R12*1), Z15, Z15
+	MOVL         $0x1fec1e4a, AX
+	VPBROADCASTD AX, Z29
+	VMOVAPS      Z0, Z30
+	VADDPS       Z1, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z0, Z0
+	VMOVUPS      Z0, (R10)
+	VDIVPS       Z30, Z1, Z1
+	VMOVUPS      Z1, 64(R10)
+	VMOVAPS      Z2, Z30
+	VADDPS       Z3, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z2, Z2
+	VMOVUPS      Z2, (R10)(R9*1)
+	VDIVPS       Z30, Z3, Z3
+	VMOVUPS      Z3, 64(R10)(R9*1)
+	VMOVAPS      Z4, Z30
+	VADDPS       Z5, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z4, Z4
+	VMOVUPS      Z4, (R10)(R9*2)
+	VDIVPS       Z30, Z5, Z5
+	VMOVUPS      Z5, 64(R10)(R9*2)
+	VMOVAPS      Z6, Z30
+	VADDPS       Z7, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z6, Z6
+	VMOVUPS      Z6, (R10)(R12*1)
+	VDIVPS       Z30, Z7, Z7
+	VMOVUPS      Z7, 64(R10)(R12*1)
+	VMOVAPS      Z8, Z30
+	VADDPS       Z9, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z8, Z8
+	VMOVUPS      Z8, (SI)
+	VDIVPS       Z30, Z9, Z9
+	VMOVUPS      Z9, 64(SI)
+	VMOVAPS      Z10, Z30
+	VADDPS       Z11, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z10, Z10
+	VMOVUPS      Z10, (SI)(R9*1)
+	VDIVPS       Z30, Z11, Z11
+	VMOVUPS      Z11, 64(SI)(R9*1)
+	VMOVAPS      Z12, Z30
+	VADDPS       Z13, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z12, Z12
+	VMOVUPS      Z12, (SI)(R9*2)
+	VDIVPS       Z30, Z13, Z13
+	VMOVUPS      Z13, 64(SI)(R9*2)
+	VMOVAPS      Z14, Z30
+	VADDPS       Z15, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z14, Z14
+	VMOVUPS      Z14, (SI)(R12*1)
+	VDIVPS       Z30, Z15, Z15
+	VMOVUPS      Z15, 64(SI)(R12*1)
+	JMP          BF_next
+
+BF_B_whole3:
+	MOVQ   wt2+40(FP), R8
+	MOVQ   kp+64(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   qb+24(FP), R10
+	MOVQ   dp+72(FP), R11
+	SHLQ   $0x01, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), SI
+	MOVQ   d+56(FP), CX
+	INCQ   CX
+	SHRQ   $0x01, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+BF_B_whole_d3:
+	VMOVUPS      (R8), Z24
+	VMOVUPS      64(R8), Z25
+	VMOVUPS      128(R8), Z26
+	VPBROADCASTD (R10), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm0
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm1
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// vdpbf16ps %zmm27,%zmm26,%zmm2
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd3
+	VPBROADCASTD (R10)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm3
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdc
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm4
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// vdpbf16ps %zmm28,%zmm26,%zmm5
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xec
+	VPBROADCASTD (R10)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm6
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm7
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+
+	// vdpbf16ps %zmm27,%zmm26,%zmm8
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc3
+	VPBROADCASTD (R10)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm9
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcc
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm10
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// vdpbf16ps %zmm28,%zmm26,%zmm11
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdc
+	VPBROADCASTD (SI), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm12
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm13
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// vdpbf16ps %zmm27,%zmm26,%zmm14
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf3
+	VPBROADCASTD (SI)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm15
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfc
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm16
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// vdpbf16ps %zmm28,%zmm26,%zmm17
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcc
+	VPBROADCASTD (SI)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm18
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm19
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// vdpbf16ps %zmm27,%zmm26,%zmm20
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe3
+	VPBROADCASTD (SI)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm21
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xec
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm22
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// vdpbf16ps %zmm28,%zmm26,%zmm23
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfc
+	ADDQ         R9, R8
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, SI
+	DECQ         CX
+	JNE          BF_B_whole_d3
+	MOVQ         ht+8(FP), R10
+	LEAQ         (R9)(R9*2), R12
+	LEAQ         (R10)(R9*4), SI
+	MOVQ         useEps+88(FP), AX
+	TESTQ        AX, AX
+	JE           BF_B_whole_plain3
+	VBROADCASTSS eps+96(FP), Z29
+	MOVL         $0x3f800000, AX
+	VPBROADCASTD AX, Z30
+	VMULPS       Z29, Z0, Z0
+	VADDPS       Z30, Z0, Z0
+	VMULPS       Z29, Z1, Z1
+	VADDPS       Z30, Z1, Z1
+	VMULPS       Z29, Z2, Z2
+	VADDPS       Z30, Z2, Z2
+	VMULPS       Z29, Z3, Z3
+	VADDPS       Z30, Z3, Z3
+	VMULPS       Z29, Z4, Z4
+	VADDPS       Z30, Z4, Z4
+	VMULPS       Z29, Z5, Z5
+	VADDPS       Z30, Z5, Z5
+	VMULPS       Z29, Z6, Z6
+	VADDPS       Z30, Z6, Z6
+	VMULPS       Z29, Z7, Z7
+	VADDPS       Z30, Z7, Z7
+	VMULPS       Z29, Z8, Z8
+	VADDPS       Z30, Z8, Z8
+	VMULPS       Z29, Z9, Z9
+	VADDPS       Z30, Z9, Z9
+	VMULPS       Z29, Z10, Z10
+	VADDPS       Z30, Z10, Z10
+	VMULPS       Z29, Z11, Z11
+	VADDPS       Z30, Z11, Z11
+	VMULPS       Z29, Z12, Z12
+	VADDPS       Z30, Z12, Z12
+	VMULPS       Z29, Z13, Z13
+	VADDPS       Z30, Z13, Z13
+	VMULPS       Z29, Z14, Z14
+	VADDPS       Z30, Z14, Z14
+	VMULPS       Z29, Z15, Z15
+	VADDPS       Z30, Z15, Z15
+	VMULPS       Z29, Z16, Z16
+	VADDPS       Z30, Z16, Z16
+	VMULPS       Z29, Z17, Z17
+	VADDPS       Z30, Z17, Z17
+	VMULPS       Z29, Z18, Z18
+	VADDPS       Z30, Z18, Z18
+	VMULPS       Z29, Z19, Z19
+	VADDPS       Z30, Z19, Z19
+	VMULPS       Z29, Z20, Z20
+	VADDPS       Z30, Z20, Z20
+	VMULPS       Z29, Z21, Z21
+	VADDPS       Z30, Z21, Z21
+	VMULPS       Z29, Z22, Z22
+	VADDPS       Z30, Z22, Z22
+	VMULPS       Z29, Z23, Z23
+	VADDPS       Z30, Z23, Z23
+
+BF_B_whole_plain3:
+	VMULPS       (R10), Z0, Z0
+	VMULPS       64(R10), Z1, Z1
+	VMULPS       128(R10), Z2, Z2
+	VMULPS       (R10)(R9*1), Z3, Z3
+	VMULPS       64(R10)(R9*1), Z4, Z4
+	VMULPS       128(R10)(R9*1), Z5, Z5
+	VMULPS       (R10)(R9*2), Z6, Z6
+	VMULPS       64(R10)(R9*2), Z7, Z7
+	VMULPS       128(R10)(R9*2), Z8, Z8
+	VMULPS       (R10)(R12*1), Z9, Z9
+	VMULPS       64(R10)(R12*1), Z10, Z10
+	VMULPS       128(R10)(R12*1), Z11, Z11
+	VMULPS       (SI), Z12, Z12
+	VMULPS       64(SI), Z13, Z13
+	VMULPS       128(SI), Z14, Z14
+	VMULPS       (SI)(R9*1), Z15, Z15
+	VMULPS       64(SI)(R9*1), Z16, Z16
+	VMULPS       128(SI)(R9*1), Z17, Z17
+	VMULPS       (SI)(R9*2), Z18, Z18
+	VMULPS       64(SI)(R9*2), Z19, Z19
+	VMULPS       128(SI)(R9*2), Z20, Z20
+	VMULPS       (SI)(R12*1), Z21, Z21
+	VMULPS       64(SI)(R12*1), Z22, Z22
+	VMULPS       128(SI)(R12*1), Z23, Z23
+	MOVL         $0x1fec1e4a, AX
+	VPBROADCASTD AX, Z29
+	VMOVAPS      Z0, Z30
+	VADDPS       Z1, Z30, Z30
+	VADDPS       Z2, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z0, Z0
+	VMOVUPS      Z0, (R10)
+	VDIVPS       Z30, Z1, Z1
+	VMOVUPS      Z1, 64(R10)
+	VDIVPS       Z30, Z2, Z2
+	VMOVUPS      Z2, 128(R10)
+	VMOVAPS      Z3, Z30
+	VADDPS       Z4, Z30, Z30
+	VADDPS       Z5, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z3, Z3
+	VMOVUPS      Z3, (R10)(R9*1)
+	VDIVPS       Z30, Z4, Z4
+	VMOVUPS      Z4, 64(R10)(R9*1)
+	VDIVPS       Z30, Z5, Z5
+	VMOVUPS      Z5, 128(R10)(R9*1)
+	VMOVAPS      Z6, Z30
+	VADDPS       Z7, Z30, Z30
+	VADDPS       Z8, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z6, Z6
+	VMOVUPS      Z6, (R10)(R9*2)
+	VDIVPS       Z30, Z7, Z7
+	VMOVUPS      Z7, 64(R10)(R9*2)
+	VDIVPS       Z30, Z8, Z8
+	VMOVUPS      Z8, 128(R10)(R9*2)
+	VMOVAPS      Z9, Z30
+	VADDPS       Z10, Z30, Z30
+	VADDPS       Z11, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z9, Z9
+	VMOVUPS      Z9, (R10)(R12*1)
+	VDIVPS       Z30, Z10, Z10
+	VMOVUPS      Z10, 64(R10)(R12*1)
+	VDIVPS       Z30, Z11, Z11
+	VMOVUPS      Z11, 128(R10)(R12*1)
+	VMOVAPS      Z12, Z30
+	VADDPS       Z13, Z30, Z30
+	VADDPS       Z14, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z12, Z12
+	VMOVUPS      Z12, (SI)
+	VDIVPS       Z30, Z13, Z13
+	VMOVUPS      Z13, 64(SI)
+	VDIVPS       Z30, Z14, Z14
+	VMOVUPS      Z14, 128(SI)
+	VMOVAPS      Z15, Z30
+	VADDPS       Z16, Z30, Z30
+	VADDPS       Z17, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z15, Z15
+	VMOVUPS      Z15, (SI)(R9*1)
+	VDIVPS       Z30, Z16, Z16
+	VMOVUPS      Z16, 64(SI)(R9*1)
+	VDIVPS       Z30, Z17, Z17
+	VMOVUPS      Z17, 128(SI)(R9*1)
+	VMOVAPS      Z18, Z30
+	VADDPS       Z19, Z30, Z30
+	VADDPS       Z20, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z18, Z18
+	VMOVUPS      Z18, (SI)(R9*2)
+	VDIVPS       Z30, Z19, Z19
+	VMOVUPS      Z19, 64(SI)(R9*2)
+	VDIVPS       Z30, Z20, Z20
+	VMOVUPS      Z20, 128(SI)(R9*2)
+	VMOVAPS      Z21, Z30
+	VADDPS       Z22, Z30, Z30
+	VADDPS       Z23, Z30, Z30
+	VSHUFF32X4   $0x4e, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VSHUFF32X4   $0xb1, Z30, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0x4e, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VPERMILPS    $0xb1, Z30, Z31
+	VADDPS       Z31, Z30, Z30
+	VADDPS       Z29, Z30, Z30
+	VDIVPS       Z30, Z21, Z21
+	VMOVUPS      Z21, (SI)(R12*1)
+	VDIVPS       Z30, Z22, Z22
+	VMOVUPS      Z22, 64(SI)(R12*1)
+	VDIVPS       Z30, Z23, Z23
+	VMOVUPS      Z23, 128(SI)(R12*1)
+	JMP          BF_next
+
+BF_B_general:
+	MOVQ $0x00000000, R13
+
+BF_B_loop:
+	MOVQ kp+64(FP), AX
+	SHLQ $0x02, AX
+	SUBQ R13, AX
+	JE   BF_B_done
+	CMPQ AX, $0x00000100
+	JE   BF_B_block2
+	CMPQ AX, $0x000000c0
+	JAE  BF_B_block3
+	CMPQ AX, $0x00000080
+	JE   BF_B_block2
+	JMP  BF_B_block1
+
+BF_B_block3:
+	MOVQ   wt2+40(FP), R8
+	ADDQ   R13, R8
+	MOVQ   kp+64(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   qb+24(FP), R10
+	MOVQ   dp+72(FP), R11
+	SHLQ   $0x01, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), SI
+	MOVQ   d+56(FP), CX
+	INCQ   CX
+	SHRQ   $0x01, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+BF_B_d3:
+	VMOVUPS      (R8), Z24
+	VMOVUPS      64(R8), Z25
+	VMOVUPS      128(R8), Z26
+	VPBROADCASTD (R10), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm0
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm1
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// vdpbf16ps %zmm27,%zmm26,%zmm2
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd3
+	VPBROADCASTD (R10)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm3
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdc
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm4
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// vdpbf16ps %zmm28,%zmm26,%zmm5
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xec
+	VPBROADCASTD (R10)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm6
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm7
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+
+	// vdpbf16ps %zmm27,%zmm26,%zmm8
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc3
+	VPBROADCASTD (R10)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm9
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcc
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm10
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// vdpbf16ps %zmm28,%zmm26,%zmm11
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdc
+	VPBROADCASTD (SI), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm12
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm13
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// vdpbf16ps %zmm27,%zmm26,%zmm14
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf3
+	VPBROADCASTD (SI)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm15
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfc
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm16
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// vdpbf16ps %zmm28,%zmm26,%zmm17
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcc
+	VPBROADCASTD (SI)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm18
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm19
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// vdpbf16ps %zmm27,%zmm26,%zmm20
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe3
+	VPBROADCASTD (SI)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm21
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xec
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm22
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// vdpbf16ps %zmm28,%zmm26,%zmm23
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfc
+	ADDQ         R9, R8
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, SI
+	DECQ         CX
+	JNE          BF_B_d3
+	MOVQ         ht+8(FP), R10
+	ADDQ         R13, R10
+	LEAQ         (R9)(R9*2), R12
+	LEAQ         (R10)(R9*4), SI
+	MOVQ         useEps+88(FP), AX
+	TESTQ        AX, AX
+	JE           BF_B_plain3
+	VBROADCASTSS eps+96(FP), Z29
+	MOVL         $0x3f800000, AX
+	VPBROADCASTD AX, Z30
+	VMULPS       Z29, Z0, Z0
+	VADDPS       Z30, Z0, Z0
+	VMULPS       Z29, Z1, Z1
+	VADDPS       Z30, Z1, Z1
+	VMULPS       Z29, Z2, Z2
+	VADDPS       Z30, Z2, Z2
+	VMULPS       Z29, Z3, Z3
+	VADDPS       Z30, Z3, Z3
+	VMULPS       Z29, Z4, Z4
+	VADDPS       Z30, Z4, Z4
+	VMULPS       Z29, Z5, Z5
+	VADDPS       Z30, Z5, Z5
+	VMULPS       Z29, Z6, Z6
+	VADDPS       Z30, Z6, Z6
+	VMULPS       Z29, Z7, Z7
+	VADDPS       Z30, Z7, Z7
+	VMULPS       Z29, Z8, Z8
+	VADDPS       Z30, Z8, Z8
+	VMULPS       Z29, Z9, Z9
+	VADDPS       Z30, Z9, Z9
+	VMULPS       Z29, Z10, Z10
+	VADDPS       Z30, Z10, Z10
+	VMULPS       Z29, Z11, Z11
+	VADDPS       Z30, Z11, Z11
+	VMULPS       Z29, Z12, Z12
+	VADDPS       Z30, Z12, Z12
+	VMULPS       Z29, Z13, Z13
+	VADDPS       Z30, Z13, Z13
+	VMULPS       Z29, Z14, Z14
+	VADDPS       Z30, Z14, Z14
+	VMULPS       Z29, Z15, Z15
+	VADDPS       Z30, Z15, Z15
+	VMULPS       Z29, Z16, Z16
+	VADDPS       Z30, Z16, Z16
+	VMULPS       Z29, Z17, Z17
+	VADDPS       Z30, Z17, Z17
+	VMULPS       Z29, Z18, Z18
+	VADDPS       Z30, Z18, Z18
+	VMULPS       Z29, Z19, Z19
+	VADDPS       Z30, Z19, Z19
+	VMULPS       Z29, Z20, Z20
+	VADDPS       Z30, Z20, Z20
+	VMULPS       Z29, Z21, Z21
+	VADDPS       Z30, Z21, Z21
+	VMULPS       Z29, Z22, Z22
+	VADDPS       Z30, Z22, Z22
+	VMULPS       Z29, Z23, Z23
+	VADDPS       Z30, Z23, Z23
+
+BF_B_plain3:
+	VMULPS  (R10), Z0, Z0
+	VMOVUPS Z0, (R10)
+	VMULPS  64(R10), Z1, Z1
+	VMOVUPS Z1, 64(R10)
+	VMULPS  128(R10), Z2, Z2
+	VMOVUPS Z2, 128(R10)
+	VMULPS  (R10)(R9*1), Z3, Z3
+	VMOVUPS Z3, (R10)(R9*1)
+	VMULPS  64(R10)(R9*1), Z4, Z4
+	VMOVUPS Z4, 64(R10)(R9*1)
+	VMULPS  128(R10)(R9*1), Z5, Z5
+	VMOVUPS Z5, 128(R10)(R9*1)
+	VMULPS  (R10)(R9*2), Z6, Z6
+	VMOVUPS Z6, (R10)(R9*2)
+	VMULPS  64(R10)(R9*2), Z7, Z7
+	VMOVUPS Z7, 64(R10)(R9*2)
+	VMULPS  128(R10)(R9*2), Z8, Z8
+	VMOVUPS Z8, 128(R10)(R9*2)
+	VMULPS  (R10)(R12*1), Z9, Z9
+	VMOVUPS Z9, (R10)(R12*1)
+	VMULPS  64(R10)(R12*1), Z10, Z10
+	VMOVUPS Z10, 64(R10)(R12*1)
+	VMULPS  128(R10)(R12*1), Z11, Z11
+	VMOVUPS Z11, 128(R10)(R12*1)
+	VMULPS  (SI), Z12, Z12
+	VMOVUPS Z12, (SI)
+	VMULPS  64(SI), Z13, Z13
+	VMOVUPS Z13, 64(SI)
+	VMULPS  128(SI), Z14, Z14
+	VMOVUPS Z14, 128(SI)
+	VMULPS  (SI)(R9*1), Z15, Z15
+	VMOVUPS Z15, (SI)(R9*1)
+	VMULPS  64(SI)(R9*1), Z16, Z16
+	VMOVUPS Z16, 64(SI)(R9*1)
+	VMULPS  128(SI)(R9*1), Z17, Z17
+	VMOVUPS Z17, 128(SI)(R9*1)
+	VMULPS  (SI)(R9*2), Z18, Z18
+	VMOVUPS Z18, (SI)(R9*2)
+	VMULPS  64(SI)(R9*2), Z19, Z19
+	VMOVUPS Z19, 64(SI)(R9*2)
+	VMULPS  128(SI)(R9*2), Z20, Z20
+	VMOVUPS Z20, 128(SI)(R9*2)
+	VMULPS  (SI)(R12*1), Z21, Z21
+	VMOVUPS Z21, (SI)(R12*1)
+	VMULPS  64(SI)(R12*1), Z22, Z22
+	VMOVUPS Z22, 64(SI)(R12*1)
+	VMULPS  128(SI)(R12*1), Z23, Z23
+	VMOVUPS Z23, 128(SI)(R12*1)
+	ADDQ    $0x000000c0, R13
+	JMP     BF_B_loop
+
+BF_B_block2:
+	MOVQ   wt2+40(FP), R8
+	ADDQ   R13, R8
+	MOVQ   kp+64(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   qb+24(FP), R10
+	MOVQ   dp+72(FP), R11
+	SHLQ   $0x01, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), SI
+	MOVQ   d+56(FP), CX
+	INCQ   CX
+	SHRQ   $0x01, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+BF_B_d2:
+	VMOVUPS      (R8), Z24
+	VMOVUPS      64(R8), Z25
+	VPBROADCASTD (R10), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm0
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm1
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcb
+	VPBROADCASTD (R10)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm2
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm3
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdc
+	VPBROADCASTD (R10)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm4
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm5
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xeb
+	VPBROADCASTD (R10)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm6
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm7
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfc
+	VPBROADCASTD (SI), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm8
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm9
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcb
+	VPBROADCASTD (SI)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm10
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm11
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdc
+	VPBROADCASTD (SI)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm12
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe3
+
+	// vdpbf16ps %zmm27,%zmm25,%zmm13
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xeb
+	VPBROADCASTD (SI)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm14
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// vdpbf16ps %zmm28,%zmm25,%zmm15
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x36
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfc
+	ADDQ         R9, R8
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, SI
+	DECQ         CX
+	JNE          BF_B_d2
+	MOVQ         ht+8(FP), R10
+	ADDQ         R13, R10
+	LEAQ         (R9)(R9*2), R12
+	LEAQ         (R10)(R9*4), SI
+	MOVQ         useEps+88(FP), AX
+	TESTQ        AX, AX
+	JE           BF_B_plain2
+	VBROADCASTSS eps+96(FP), Z29
+	MOVL         $0x3f800000, AX
+	VPBROADCASTD AX, Z30
+	VMULPS       Z29, Z0, Z0
+	VADDPS       Z30, Z0, Z0
+	VMULPS       Z29, Z1, Z1
+	VADDPS       Z30, Z1, Z1
+	VMULPS       Z29, Z2, Z2
+	VADDPS       Z30, Z2, Z2
+	VMULPS       Z29, Z3, Z3
+	VADDPS       Z30, Z3, Z3
+	VMULPS       Z29, Z4, Z4
+	VADDPS       Z30, Z4, Z4
+	VMULPS       Z29, Z5, Z5
+	VADDPS       Z30, Z5, Z5
+	VMULPS       Z29, Z6, Z6
+	VADDPS       Z30, Z6, Z6
+	VMULPS       Z29, Z7, Z7
+	VADDPS       Z30, Z7, Z7
+	VMULPS       Z29, Z8, Z8
+	VADDPS       Z30, Z8, Z8
+	VMULPS       Z29, Z9, Z9
+	VADDPS       Z30, Z9, Z9
+	VMULPS       Z29, Z10, Z10
+	VADDPS       Z30, Z10, Z10
+	VMULPS       Z29, Z11, Z11
+	VADDPS       Z30, Z11, Z11
+	VMULPS       Z29, Z12, Z12
+	VADDPS       Z30, Z12, Z12
+	VMULPS       Z29, Z13, Z13
+	VADDPS       Z30, Z13, Z13
+	VMULPS       Z29, Z14, Z14
+	VADDPS       Z30, Z14, Z14
+	VMULPS       Z29, Z15, Z15
+	VADDPS       Z30, Z15, Z15
+
+BF_B_plain2:
+	VMULPS  (R10), Z0, Z0
+	VMOVUPS Z0, (R10)
+	VMULPS  64(R10), Z1, Z1
+	VMOVUPS Z1, 64(R10)
+	VMULPS  (R10)(R9*1), Z2, Z2
+	VMOVUPS Z2, (R10)(R9*1)
+	VMULPS  64(R10)(R9*1), Z3, Z3
+	VMOVUPS Z3, 64(R10)(R9*1)
+	VMULPS  (R10)(R9*2), Z4, Z4
+	VMOVUPS Z4, (R10)(R9*2)
+	VMULPS  64(R10)(R9*2), Z5, Z5
+	VMOVUPS Z5, 64(R10)(R9*2)
+	VMULPS  (R10)(R12*1), Z6, Z6
+	VMOVUPS Z6, (R10)(R12*1)
+	VMULPS  64(R10)(R12*1), Z7, Z7
+	VMOVUPS Z7, 64(R10)(R12*1)
+	VMULPS  (SI), Z8, Z8
+	VMOVUPS Z8, (SI)
+	VMULPS  64(SI), Z9, Z9
+	VMOVUPS Z9, 64(SI)
+	VMULPS  (SI)(R9*1), Z10, Z10
+	VMOVUPS Z10, (SI)(R9*1)
+	VMULPS  64(SI)(R9*1), Z11, Z11
+	VMOVUPS Z11, 64(SI)(R9*1)
+	VMULPS  (SI)(R9*2), Z12, Z12
+	VMOVUPS Z12, (SI)(R9*2)
+	VMULPS  64(SI)(R9*2), Z13, Z13
+	VMOVUPS Z13, 64(SI)(R9*2)
+	VMULPS  (SI)(R12*1), Z14, Z14
+	VMOVUPS Z14, (SI)(R12*1)
+	VMULPS  64(SI)(R12*1), Z15, Z15
+	VMOVUPS Z15, 64(SI)(R12*1)
+	ADDQ    $0x00000080, R13
+	JMP     BF_B_loop
+
+BF_B_block1:
+	MOVQ   wt2+40(FP), R8
+	ADDQ   R13, R8
+	MOVQ   kp+64(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   qb+24(FP), R10
+	MOVQ   dp+72(FP), R11
+	SHLQ   $0x01, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), SI
+	MOVQ   d+56(FP), CX
+	INCQ   CX
+	SHRQ   $0x01, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+BF_B_d1:
+	VMOVUPS      (R8), Z24
+	VPBROADCASTD (R10), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm0
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc3
+	VPBROADCASTD (R10)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm1
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcc
+	VPBROADCASTD (R10)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm2
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd3
+	VPBROADCASTD (R10)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm3
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdc
+	VPBROADCASTD (SI), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm4
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe3
+	VPBROADCASTD (SI)(R11*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm5
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xec
+	VPBROADCASTD (SI)(R11*2), Z27
+
+	// vdpbf16ps %zmm27,%zmm24,%zmm6
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf3
+	VPBROADCASTD (SI)(R12*1), Z28
+
+	// vdpbf16ps %zmm28,%zmm24,%zmm7
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x3e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfc
+	ADDQ         R9, R8
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, SI
+	DECQ         CX
+	JNE          BF_B_d1
+	MOVQ         ht+8(FP), R10
+	ADDQ         R13, R10
+	LEAQ         (R9)(R9*2), R12
+	LEAQ         (R10)(R9*4), SI
+	MOVQ         useEps+88(FP), AX
+	TESTQ        AX, AX
+	JE           BF_B_plain1
+	VBROADCASTSS eps+96(FP), Z29
+	MOVL         $0x3f800000, AX
+	VPBROADCASTD AX, Z30
+	VMULPS       Z29, Z0, Z0
+	VADDPS       Z30, Z0, Z0
+	VMULPS       Z29, Z1, Z1
+	VADDPS       Z30, Z1, Z1
+	VMULPS       Z29, Z2, Z2
+	VADDPS       Z30, Z2, Z2
+	VMULPS       Z29, Z3, Z3
+	VADDPS       Z30, Z3, Z3
+	VMULPS       Z29, Z4, Z4
+	VADDPS       Z30, Z4, Z4
+	VMULPS       Z29, Z5, Z5
+	VADDPS       Z30, Z5, Z5
+	VMULPS       Z29, Z6, Z6
+	VADDPS       Z30, Z6, Z6
+	VMULPS       Z29, Z7, Z7
+	VADDPS       Z30, Z7, Z7
+
+BF_B_plain1:
+	VMULPS  (R10), Z0, Z0
+	VMOVUPS Z0, (R10)
+	VMULPS  (R10)(R9*1), Z1, Z1
+	VMOVUPS Z1, (R10)(R9*1)
+	VMULPS  (R10)(R9*2), Z2, Z2
+	VMOVUPS Z2, (R10)(R9*2)
+	VMULPS  (R10)(R12*1), Z3, Z3
+	VMOVUPS Z3, (R10)(R12*1)
+	VMULPS  (SI), Z4, Z4
+	VMOVUPS Z4, (SI)
+	VMULPS  (SI)(R9*1), Z5, Z5
+	VMOVUPS Z5, (SI)(R9*1)
+	VMULPS  (SI)(R9*2), Z6, Z6
+	VMOVUPS Z6, (SI)(R9*2)
+	VMULPS  (SI)(R12*1), Z7, Z7
+	VMOVUPS Z7, (SI)(R12*1)
+	ADDQ    $0x00000040, R13
+	JMP     BF_B_loop
+
+BF_B_done:
+	MOVQ         kp+64(FP), BX
+	SHLQ         $0x02, BX
+	MOVL         $0x1fec1e4a, AX
+	VPBROADCASTD AX, Z2
+	MOVQ         ht+8(FP), AX
+	VPXORD       Z0, Z0, Z0
+	MOVQ         $0x00000000, CX
+
+BF_C_sum0:
+	VADDPS     (AX)(CX*1), Z0, Z0
+	ADDQ       $0x00000040, CX
+	CMPQ       CX, BX
+	JL         BF_C_sum0
+	VSHUFF32X4 $0x4e, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VSHUFF32X4 $0xb1, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0x4e, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0xb1, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VADDPS     Z2, Z0, Z0
+	MOVQ       $0x00000000, CX
+
+BF_C_div0:
+	VMOVUPS (AX)(CX*1), Z3
+	VDIVPS  Z0, Z3, Z3
+	VMOVUPS Z3, (AX)(CX*1)
+	ADDQ    $0x00000040, CX
+	CMPQ    CX, BX
+	JL      BF_C_div0
+	ADDQ    BX, AX
+	VPXORD  Z0, Z0, Z0
+	MOVQ    $0x00000000, CX
+
+BF_C_sum1:
+	VADDPS     (AX)(CX*1), Z0, Z0
+	ADDQ       $0x00000040, CX
+	CMPQ       CX, BX
+	JL         BF_C_sum1
+	VSHUFF32X4 $0x4e, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VSHUFF32X4 $0xb1, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0x4e, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0xb1, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VADDPS     Z2, Z0, Z0
+	MOVQ       $0x00000000, CX
+
+BF_C_div1:
+	VMOVUPS (AX)(CX*1), Z3
+	VDIVPS  Z0, Z3, Z3
+	VMOVUPS Z3, (AX)(CX*1)
+	ADDQ    $0x00000040, CX
+	CMPQ    CX, BX
+	JL      BF_C_div1
+	ADDQ    BX, AX
+	VPXORD  Z0, Z0, Z0
+	MOVQ    $0x00000000, CX
+
+BF_C_sum2:
+	VADDPS     (AX)(CX*1), Z0, Z0
+	ADDQ       $0x00000040, CX
+	CMPQ       CX, BX
+	JL         BF_C_sum2
+	VSHUFF32X4 $0x4e, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VSHUFF32X4 $0xb1, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0x4e, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0xb1, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VADDPS     Z2, Z0, Z0
+	MOVQ       $0x00000000, CX
+
+BF_C_div2:
+	VMOVUPS (AX)(CX*1), Z3
+	VDIVPS  Z0, Z3, Z3
+	VMOVUPS Z3, (AX)(CX*1)
+	ADDQ    $0x00000040, CX
+	CMPQ    CX, BX
+	JL      BF_C_div2
+	ADDQ    BX, AX
+	VPXORD  Z0, Z0, Z0
+	MOVQ    $0x00000000, CX
+
+BF_C_sum3:
+	VADDPS     (AX)(CX*1), Z0, Z0
+	ADDQ       $0x00000040, CX
+	CMPQ       CX, BX
+	JL         BF_C_sum3
+	VSHUFF32X4 $0x4e, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VSHUFF32X4 $0xb1, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0x4e, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0xb1, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VADDPS     Z2, Z0, Z0
+	MOVQ       $0x00000000, CX
+
+BF_C_div3:
+	VMOVUPS (AX)(CX*1), Z3
+	VDIVPS  Z0, Z3, Z3
+	VMOVUPS Z3, (AX)(CX*1)
+	ADDQ    $0x00000040, CX
+	CMPQ    CX, BX
+	JL      BF_C_div3
+	ADDQ    BX, AX
+	VPXORD  Z0, Z0, Z0
+	MOVQ    $0x00000000, CX
+
+BF_C_sum4:
+	VADDPS     (AX)(CX*1), Z0, Z0
+	ADDQ       $0x00000040, CX
+	CMPQ       CX, BX
+	JL         BF_C_sum4
+	VSHUFF32X4 $0x4e, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VSHUFF32X4 $0xb1, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0x4e, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0xb1, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VADDPS     Z2, Z0, Z0
+	MOVQ       $0x00000000, CX
+
+BF_C_div4:
+	VMOVUPS (AX)(CX*1), Z3
+	VDIVPS  Z0, Z3, Z3
+	VMOVUPS Z3, (AX)(CX*1)
+	ADDQ    $0x00000040, CX
+	CMPQ    CX, BX
+	JL      BF_C_div4
+	ADDQ    BX, AX
+	VPXORD  Z0, Z0, Z0
+	MOVQ    $0x00000000, CX
+
+BF_C_sum5:
+	VADDPS     (AX)(CX*1), Z0, Z0
+	ADDQ       $0x00000040, CX
+	CMPQ       CX, BX
+	JL         BF_C_sum5
+	VSHUFF32X4 $0x4e, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VSHUFF32X4 $0xb1, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0x4e, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0xb1, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VADDPS     Z2, Z0, Z0
+	MOVQ       $0x00000000, CX
+
+BF_C_div5:
+	VMOVUPS (AX)(CX*1), Z3
+	VDIVPS  Z0, Z3, Z3
+	VMOVUPS Z3, (AX)(CX*1)
+	ADDQ    $0x00000040, CX
+	CMPQ    CX, BX
+	JL      BF_C_div5
+	ADDQ    BX, AX
+	VPXORD  Z0, Z0, Z0
+	MOVQ    $0x00000000, CX
+
+BF_C_sum6:
+	VADDPS     (AX)(CX*1), Z0, Z0
+	ADDQ       $0x00000040, CX
+	CMPQ       CX, BX
+	JL         BF_C_sum6
+	VSHUFF32X4 $0x4e, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VSHUFF32X4 $0xb1, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0x4e, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0xb1, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VADDPS     Z2, Z0, Z0
+	MOVQ       $0x00000000, CX
+
+BF_C_div6:
+	VMOVUPS (AX)(CX*1), Z3
+	VDIVPS  Z0, Z3, Z3
+	VMOVUPS Z3, (AX)(CX*1)
+	ADDQ    $0x00000040, CX
+	CMPQ    CX, BX
+	JL      BF_C_div6
+	ADDQ    BX, AX
+	VPXORD  Z0, Z0, Z0
+	MOVQ    $0x00000000, CX
+
+BF_C_sum7:
+	VADDPS     (AX)(CX*1), Z0, Z0
+	ADDQ       $0x00000040, CX
+	CMPQ       CX, BX
+	JL         BF_C_sum7
+	VSHUFF32X4 $0x4e, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VSHUFF32X4 $0xb1, Z0, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0x4e, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VPERMILPS  $0xb1, Z0, Z1
+	VADDPS     Z1, Z0, Z0
+	VADDPS     Z2, Z0, Z0
+	MOVQ       $0x00000000, CX
+
+BF_C_div7:
+	VMOVUPS (AX)(CX*1), Z3
+	VDIVPS  Z0, Z3, Z3
+	VMOVUPS Z3, (AX)(CX*1)
+	ADDQ    $0x00000040, CX
+	CMPQ    CX, BX
+	JL      BF_C_div7
+	ADDQ    BX, AX
+
+BF_next:
+	DECQ R14
+	JNE  BF_iter
+	VZEROUPPER
+	RET

@@ -18,3 +18,8 @@ func nnmfTileAVX2(xt *float32, qt *float32, ht *float32, wp *float32, wt *float3
 //
 //go:noescape
 func nnmfApproxTileAVX512(x *float32, gx *float32, at *float32, bt *float32, wp *float32, gw *float32, k int, kp int, d int, dp int, mask int)
+
+// nnmfTileBF16AVX512 runs iters NNMF updates on an 8-row tile, both products in bf16 with float32 accumulation (AVX512_BF16).
+//
+//go:noescape
+func nnmfTileBF16AVX512(xt *float32, ht *float32, hb *uint32, qb *uint32, w2 *uint32, wt2 *uint32, k int, d int, kp int, dp int, iters int, useEps int, eps float32)

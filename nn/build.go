@@ -276,7 +276,7 @@ func plan(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netwo
 
 		switch cfg.TypeOfNeuronA[i] {
 		case 1:
-			c := nnmf.Config{Iterations: iters, UseEpsilon: cfg.Epsilon != nil, Epsilon: eps, Method: opt.Backward,
+			c := nnmf.Config{Iterations: iters, UseEpsilon: cfg.Epsilon != nil, Epsilon: eps, Method: opt.Backward, Precision: opt.Precision,
 				LocalLearning: cfg.LocalLearning[i], LocalLearningKL: cfg.LocalLearningKL[i]}
 			if err := b.addNNMF(cur, na, GroupNeuronA, c, false); err != nil {
 				return nil, nil, err
@@ -296,7 +296,7 @@ func plan(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netwo
 			b.add(newL1Norm(cur))
 			switch tb {
 			case 1:
-				c := nnmf.Config{Iterations: iters, UseEpsilon: cfg.Epsilon != nil, Epsilon: eps, Method: opt.Backward,
+				c := nnmf.Config{Iterations: iters, UseEpsilon: cfg.Epsilon != nil, Epsilon: eps, Method: opt.Backward, Precision: opt.Precision,
 					LocalLearning: cfg.LocalLearning[i], LocalLearningKL: cfg.LocalLearningKL[i]}
 				if err := b.addNNMF(cur, nb, GroupNeuronB, c, na >= nb); err != nil {
 					return nil, nil, err
@@ -335,7 +335,7 @@ func plan(cfg *Config, in Shape, maxBatch int, opt Options, seed uint64) (*Netwo
 						return nil, nil, err
 					}
 				} else {
-					c := nnmf.Config{Iterations: cfg.poolingIterations(), UseEpsilon: cfg.Epsilon != nil, Epsilon: eps, Method: opt.Backward,
+					c := nnmf.Config{Iterations: cfg.poolingIterations(), UseEpsilon: cfg.Epsilon != nil, Epsilon: eps, Method: opt.Backward, Precision: opt.Precision,
 						LocalLearning: cfg.LocalLearningPooling[i], LocalLearningKL: cfg.LocalLearningUseKLPooling[i]}
 					if err := b.addNNMF(cur, ch, GroupPool, c, false); err != nil {
 						return nil, nil, err

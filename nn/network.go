@@ -50,6 +50,10 @@ type Options struct {
 	Backward     nnmf.Method // backward method of every NNMF layer (default Approx)
 	Iterations   int         // > 0 overrides cfg.Iterations for a/b-slot NNMF layers (not pooling)
 	RunningStats bool        // BatchNorm keeps running statistics (momentum 0.1), used when not training
+	// Precision of every NNMF layer's forward iterations (default float32;
+	// kernels.BF16 where the CPU has AVX512_BF16, else float32: see
+	// Network.EffectivePrecision). Backward passes are float32 either way.
+	Precision kernels.Precision
 	// MaxMemory is the memory budget in bytes that Build checks the
 	// network's estimate against (see EstimateMemory): 0 means
 	// DefaultMaxMemory(), a negative value no limit.
@@ -120,6 +124,13 @@ func (n *Network) SetTraining(training bool) { n.training = training }
 
 // Close stops the network's worker goroutines. The network must not be used afterwards.
 func (n *Network) Close() { n.pool.Close() }
+
+// EffectivePrecision is the precision the NNMF forwards run in now: the
+// requested Options.Precision, except bf16 where the CPU, the build or
+// DEEPNMF_CPU offers no AVX512_BF16, which runs float32.
+func (n *Network) EffectivePrecision() kernels.Precision {
+	return kernels.EffectivePrecision(n.opt.Precision)
+}
 
 // Layers describes the layers in official Sequential order.
 func (n *Network) Layers() []LayerInfo {

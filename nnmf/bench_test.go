@@ -106,24 +106,29 @@ func (s *sharded) check(b testing.TB) {
 func BenchmarkForward(b *testing.B) {
 	for _, sh := range benchShapes {
 		for _, threads := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%s/threads=%d", sh.name, threads), func(b *testing.B) {
-				s := newSharded(b, Config{In: sh.d, Out: sh.k, Iterations: 20}, sh.rows, threads)
-				fwd := s.forward(false)
-				b.ReportAllocs()
-				b.ResetTimer()
-				cpu0, cpuOK := processCPUSeconds()
-				for i := 0; i < b.N; i++ {
-					s.pool.Run(fwd)
+			for _, prec := range []kernels.Precision{kernels.Float32, kernels.BF16} {
+				if prec == kernels.BF16 && !kernels.BF16Active() {
+					continue // it would measure the float32 fallback again
 				}
-				cpu1, _ := processCPUSeconds()
-				b.StopTimer()
-				s.check(b)
-				flops := 4.0 * float64(sh.k*sh.d) * float64(sh.rows) * 20 * float64(b.N)
-				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-				if cpuOK && cpu1 > cpu0 {
-					b.ReportMetric(flops/(cpu1-cpu0)/1e9, "GFLOP/cpu-s")
-				}
-			})
+				b.Run(fmt.Sprintf("%s/threads=%d/%s", sh.name, threads, prec), func(b *testing.B) {
+					s := newSharded(b, Config{In: sh.d, Out: sh.k, Iterations: 20, Precision: prec}, sh.rows, threads)
+					fwd := s.forward(false)
+					b.ReportAllocs()
+					b.ResetTimer()
+					cpu0, cpuOK := processCPUSeconds()
+					for i := 0; i < b.N; i++ {
+						s.pool.Run(fwd)
+					}
+					cpu1, _ := processCPUSeconds()
+					b.StopTimer()
+					s.check(b)
+					flops := 4.0 * float64(sh.k*sh.d) * float64(sh.rows) * 20 * float64(b.N)
+					b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					if cpuOK && cpu1 > cpu0 {
+						b.ReportMetric(flops/(cpu1-cpu0)/1e9, "GFLOP/cpu-s")
+					}
+				})
+			}
 		}
 	}
 }

@@ -13,6 +13,13 @@ type Workspace struct {
 	packed  []float32 // kernels.NNMFPack layout of the last Forward's W
 	scratch []float32 // kernels.NNMFIterate tile buffers
 
+	// The bf16 forward's buffers, allocated for a layer configured for bf16
+	// (even where it falls back to float32, so that the choice can follow
+	// the active path): kernels.NNMFPackBF16 layout and tile buffers.
+	packedBF16  []uint32
+	scratchBF16 []float32
+	bf16        bool // the last Forward packed and iterates in bf16
+
 	// What the last Forward kept for Backward.
 	rows     int       // rows of the last Forward
 	gradRows int       // rows whose iterates are in hist (-1: none kept)
@@ -41,6 +48,9 @@ func (l *Layer) WorkspaceBytes(maxRows int) float64 {
 	k, d := float64(l.Out), float64(l.In)
 	kp, dp := float64((l.Out+15)&^15), float64((l.In+15)&^15)
 	floats := k*dp + d*kp + kernels.NNMFTileRows*(2*dp+kp) // packed, scratch
+	if l.Precision == kernels.BF16 {
+		floats += float64((l.Out+1)/2)*dp + float64((l.In+1)/2)*kp + kernels.NNMFTileRows*(dp+kp+(dp+kp)/2)
+	}
 	switch l.method {
 	case Unrolled:
 		floats += float64(l.Iterations) * float64(maxRows) * k
@@ -68,6 +78,10 @@ func (l *Layer) NewWorkspace(maxRows int) *Workspace {
 		packed:   make([]float32, kernels.NNMFPackedLen(k, d)),
 		scratch:  make([]float32, kernels.NNMFScratchLen(k, d)),
 		gradRows: -1,
+	}
+	if l.Precision == kernels.BF16 {
+		ws.packedBF16 = make([]uint32, kernels.NNMFPackedLenBF16(k, d))
+		ws.scratchBF16 = make([]float32, kernels.NNMFScratchLenBF16(k, d))
 	}
 	switch l.method {
 	case Unrolled:
@@ -118,6 +132,8 @@ func (l *Layer) checkArgs(ws *Workspace, x []float32, rows int, w, h []float32) 
 		return l.errorf("nil workspace")
 	case len(ws.packed) != kernels.NNMFPackedLen(k, d):
 		return l.errorf("workspace was made for another layer shape")
+	case l.Precision == kernels.BF16 && len(ws.packedBF16) != kernels.NNMFPackedLenBF16(k, d):
+		return l.errorf("workspace was made for a float32 layer, the layer is bf16")
 	case rows < 0 || rows > ws.maxRows:
 		return l.errorf("%d rows, workspace holds at most %d", rows, ws.maxRows)
 	case len(x) < rows*d:
@@ -147,7 +163,12 @@ func (l *Layer) Forward(ws *Workspace, x []float32, rows int, w, h []float32, ne
 		}
 		return nil
 	}
-	kernels.NNMFPack(w, k, d, ws.packed)
+	ws.bf16 = l.EffectivePrecision() == kernels.BF16
+	if ws.bf16 {
+		kernels.NNMFPackBF16(w, k, d, ws.packedBF16)
+	} else {
+		kernels.NNMFPack(w, k, d, ws.packed)
+	}
 	h = h[:rows*k]
 	h0 := float32(1.0 / float64(k))
 	for i := range h {

@@ -47,7 +47,11 @@ func (l *Layer) iterate(ws *Workspace, x []float32, rows, n int, h []float32) er
 				return l.interrupted()
 			}
 			c := min(left, interruptIters)
-			kernels.NNMFIterate(x[r0*d:r1*d], r1-r0, k, d, c, l.UseEpsilon, l.Epsilon, ws.packed, h[r0*k:r1*k], ws.scratch)
+			if ws.bf16 {
+				kernels.NNMFIterateBF16(x[r0*d:r1*d], r1-r0, k, d, c, l.UseEpsilon, l.Epsilon, ws.packedBF16, h[r0*k:r1*k], ws.scratchBF16)
+			} else {
+				kernels.NNMFIterate(x[r0*d:r1*d], r1-r0, k, d, c, l.UseEpsilon, l.Epsilon, ws.packed, h[r0*k:r1*k], ws.scratch)
+			}
 			left -= c
 		}
 	}

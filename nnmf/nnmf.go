@@ -3,6 +3,8 @@ package nnmf
 import (
 	"errors"
 	"fmt"
+
+	"github.com/deepnmf/deepnmf/kernels"
 )
 
 // Method selects how the layer's gradient is computed (spec §1.7).
@@ -66,6 +68,11 @@ type Config struct {
 	Method          Method  // backward method
 	LocalLearning   bool    // spec §1.6: grad_W by a local rule, grad_x by §1.4, whatever Method says
 	LocalLearningKL bool    // spec §1.6: KL form of the local rule
+	// Precision of the forward's multiplicative updates: kernels.BF16 rounds
+	// the operands of both products to bf16 (float32 accumulation) where the
+	// CPU has AVX512_BF16 and runs float32 elsewhere (EffectivePrecision).
+	// The backward is float32 either way.
+	Precision kernels.Precision
 }
 
 // ErrNotFinite is wrapped by the errors the layer returns when an output or a
@@ -98,10 +105,19 @@ func New(cfg Config) (*Layer, error) {
 		return nil, l.errorf("needs at least one iteration, got %d", cfg.Iterations)
 	case cfg.Method < Approx || cfg.Method > Implicit:
 		return nil, l.errorf("unknown backward method %v", cfg.Method)
+	case cfg.Precision != kernels.Float32 && cfg.Precision != kernels.BF16:
+		return nil, l.errorf("unknown precision %v", cfg.Precision)
 	case cfg.UseEpsilon && (cfg.Epsilon != cfg.Epsilon || cfg.Epsilon > 3.4e38 || cfg.Epsilon < -3.4e38):
 		return nil, l.errorf("epsilon must be finite, got %v", cfg.Epsilon)
 	}
 	return l, nil
+}
+
+// EffectivePrecision is the precision the forward runs in now: the
+// configured one, except bf16 on a CPU, build or DEEPNMF_CPU path without
+// AVX512_BF16, which runs float32.
+func (l *Layer) EffectivePrecision() kernels.Precision {
+	return kernels.EffectivePrecision(l.Precision)
 }
 
 func (l *Layer) name() string {

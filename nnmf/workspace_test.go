@@ -4,6 +4,8 @@ import (
 	"math"
 	"runtime"
 	"testing"
+
+	"github.com/deepnmf/deepnmf/kernels"
 )
 
 // WorkspaceBytes is what NewWorkspace allocates, for every backward method,
@@ -11,8 +13,12 @@ import (
 func TestWorkspaceBytesMatchesAllocation(t *testing.T) {
 	var keep *Workspace
 	for m := Approx; m <= Implicit; m++ {
-		for _, c := range []struct{ k, d, rows int }{{10, 75, 1}, {32, 800, 5000}, {96, 3, 40000}, {1, 1, 7}} {
-			l, err := New(Config{In: c.d, Out: c.k, Iterations: 20, Method: m})
+		for _, c := range []struct {
+			k, d, rows int
+			prec       kernels.Precision
+		}{{10, 75, 1, kernels.Float32}, {32, 800, 5000, kernels.Float32}, {96, 3, 40000, kernels.Float32}, {1, 1, 7, kernels.Float32},
+			{10, 75, 1, kernels.BF16}, {33, 801, 500, kernels.BF16}, {1, 1, 7, kernels.BF16}} {
+			l, err := New(Config{In: c.d, Out: c.k, Iterations: 20, Method: m, Precision: c.prec})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -32,7 +38,7 @@ func TestWorkspaceBytesMatchesAllocation(t *testing.T) {
 			}
 			// The struct itself and allocator rounding are not counted.
 			if est > got || got > est*1.05+1024 {
-				t.Errorf("%v K=%d D=%d rows=%d: estimate %.0f bytes, NewWorkspace allocated %.0f", m, c.k, c.d, c.rows, est, got)
+				t.Errorf("%v %v K=%d D=%d rows=%d: estimate %.0f bytes, NewWorkspace allocated %.0f", m, c.prec, c.k, c.d, c.rows, est, got)
 			}
 		}
 	}

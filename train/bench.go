@@ -22,13 +22,14 @@ const benchBatches = 4
 type BenchOptions struct {
 	Model, Config string // preset name, or network config file (wins)
 	Network       *nn.Config
-	Input         nn.Shape    // one image; default 3×28×28 (what pytorch_cnmf.py times)
-	BatchSize     int         // default 50
-	Steps, Warmup int         // timed and untimed steps per mode (defaults 20 and 3; Warmup −1 = none)
-	Threads       int         // default: all cores
-	Iterations    int         // > 0 overrides the config's NNMF iterations
-	Backward      nnmf.Method // NNMF backward method
-	Train, Infer  bool        // what to time; neither means both
+	Input         nn.Shape          // one image; default 3×28×28 (what pytorch_cnmf.py times)
+	BatchSize     int               // default 50
+	Steps, Warmup int               // timed and untimed steps per mode (defaults 20 and 3; Warmup −1 = none)
+	Threads       int               // default: all cores
+	Iterations    int               // > 0 overrides the config's NNMF iterations
+	Backward      nnmf.Method       // NNMF backward method
+	Precision     kernels.Precision // NNMF forward precision (float32 where bf16 is not available)
+	Train, Infer  bool              // what to time; neither means both
 	Seed          uint64
 	CPUProfile    string // write a CPU profile of the timed steps here
 	MaxMemory     int64  // the network's memory budget (nn.Options.MaxMemory; 0 = half of the RAM)
@@ -51,20 +52,24 @@ type BenchPhase struct {
 
 // BenchResult is what Bench measured and on what.
 type BenchResult struct {
-	Model      string      `json:"model"`
-	Batch      int         `json:"batch_size"`
-	Input      []int       `json:"input"` // C, H, W
-	Threads    int         `json:"threads"`
-	CPUPath    string      `json:"cpu_path"`
-	GoVersion  string      `json:"go_version"`
-	Iterations int         `json:"iterations"`
-	Backward   string      `json:"backward"`
-	Params     int         `json:"params"`
-	Steps      int         `json:"steps"`
-	Warmup     int         `json:"warmup"`
-	Seed       uint64      `json:"seed"`
-	Train      *BenchPhase `json:"train,omitempty"`
-	Infer      *BenchPhase `json:"infer,omitempty"`
+	Model      string `json:"model"`
+	Batch      int    `json:"batch_size"`
+	Input      []int  `json:"input"` // C, H, W
+	Threads    int    `json:"threads"`
+	CPUPath    string `json:"cpu_path"`
+	GoVersion  string `json:"go_version"`
+	Iterations int    `json:"iterations"`
+	Backward   string `json:"backward"`
+	// Precision is the precision the NNMF forwards ran in, PrecisionAsked
+	// the one requested (they differ where bf16 falls back to float32).
+	Precision      string      `json:"precision"`
+	PrecisionAsked string      `json:"precision_requested"`
+	Params         int         `json:"params"`
+	Steps          int         `json:"steps"`
+	Warmup         int         `json:"warmup"`
+	Seed           uint64      `json:"seed"`
+	Train          *BenchPhase `json:"train,omitempty"`
+	Infer          *BenchPhase `json:"infer,omitempty"`
 }
 
 // Bench times what ../shared/bench/pytorch_cnmf.py times, so that the two
@@ -108,7 +113,7 @@ func Bench(o BenchOptions) (*BenchResult, error) {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	in := o.Input
-	net, err := nn.Build(cfg, in, o.BatchSize, nn.Options{Threads: o.Threads, Backward: o.Backward, Iterations: o.Iterations, MaxMemory: o.MaxMemory, Optimizer: true}, o.Seed)
+	net, err := nn.Build(cfg, in, o.BatchSize, nn.Options{Threads: o.Threads, Backward: o.Backward, Iterations: o.Iterations, Precision: o.Precision, MaxMemory: o.MaxMemory, Optimizer: true}, o.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %s on input %d×%d×%d: %w", opts.networkSource(), in.C, in.H, in.W, err)
 	}
@@ -138,6 +143,7 @@ func Bench(o BenchOptions) (*BenchResult, error) {
 		Model: opts.ModelName(), Batch: o.BatchSize, Input: []int{in.C, in.H, in.W}, Threads: o.Threads,
 		CPUPath: kernels.ActivePath().String(), GoVersion: runtime.Version(),
 		Iterations: cfg.Iterations, Backward: o.Backward.String(), Params: total,
+		Precision: net.EffectivePrecision().String(), PrecisionAsked: o.Precision.String(),
 		Steps: o.Steps, Warmup: o.Warmup, Seed: o.Seed,
 	}
 	if o.CPUProfile != "" {

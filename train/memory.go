@@ -48,7 +48,7 @@ func (o Options) CheckMemory(cfg *nn.Config, source string) error {
 // NetOptions are the nn.Options of the run's network, with Adam's state
 // counted in its memory estimate.
 func (o Options) NetOptions() nn.Options {
-	return nn.Options{Threads: o.Threads, Backward: o.Backward, Iterations: o.Iterations,
+	return nn.Options{Threads: o.Threads, Backward: o.Backward, Iterations: o.Iterations, Precision: o.Precision,
 		RunningStats: o.RunningStats, MaxMemory: o.MaxMemory, Optimizer: true}
 }
 

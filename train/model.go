@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/deepnmf/deepnmf/data"
+	"github.com/deepnmf/deepnmf/kernels"
 	"github.com/deepnmf/deepnmf/nn"
 )
 
@@ -40,6 +41,9 @@ type OpenOptions struct {
 	// MaxMemory is the network's memory budget (nn.Options.MaxMemory; 0 =
 	// half of the machine's RAM).
 	MaxMemory int64
+	// Precision of the NNMF forward iterations (default float32; see
+	// Options.Precision).
+	Precision kernels.Precision
 }
 
 // Model is a trained network opened for evaluation, with what deepnmf
@@ -137,7 +141,7 @@ func OpenModel(src ModelSource, o OpenOptions) (*Model, error) {
 		return nil, err
 	}
 	m.Input = nn.Shape{C: m.Dataset.Channels, H: m.Dataset.Crop, W: m.Dataset.Crop}
-	if m.Net, err = buildFor(m.Config, m.ConfigSource, m.Dataset, m.BatchSize, nn.Options{Threads: threads, RunningStats: m.RunningStats, MaxMemory: o.MaxMemory}, 0); err != nil {
+	if m.Net, err = buildFor(m.Config, m.ConfigSource, m.Dataset, m.BatchSize, nn.Options{Threads: threads, RunningStats: m.RunningStats, MaxMemory: o.MaxMemory, Precision: o.Precision}, 0); err != nil {
 		return nil, err
 	}
 	if err := m.Net.LoadWeights(m.Weights); err != nil {

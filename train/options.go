@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deepnmf/deepnmf/data"
+	"github.com/deepnmf/deepnmf/kernels"
 	"github.com/deepnmf/deepnmf/nn"
 	"github.com/deepnmf/deepnmf/nnmf"
 )
@@ -37,15 +38,19 @@ type Options struct {
 	// one process can share a loaded dataset between runs.
 	Data *data.Dataset `json:"-"`
 
-	Epochs     int              `json:"epochs"`
-	Seed       uint64           `json:"seed"`
-	Backward   nnmf.Method      `json:"backward"`
-	Iterations int              `json:"iterations"` // > 0 overrides the config's NNMF iterations (a/b slots)
-	Threads    int              `json:"threads"`
-	LimitTrain int              `json:"limit_train"` // first N training images (0 = all)
-	LimitTest  int              `json:"limit_test"`  // first N test images (0 = all)
-	Augment    data.AugmentMode `json:"augment"`
-	BatchSize  int              `json:"batch_size"`
+	Epochs   int         `json:"epochs"`
+	Seed     uint64      `json:"seed"`
+	Backward nnmf.Method `json:"backward"`
+	// Precision of the NNMF forward iterations: float32 (default) or bf16
+	// (opt-in; float32 where the CPU has no AVX512_BF16). run.json files
+	// written before it existed have none and read as float32.
+	Precision  kernels.Precision `json:"precision"`
+	Iterations int               `json:"iterations"` // > 0 overrides the config's NNMF iterations (a/b slots)
+	Threads    int               `json:"threads"`
+	LimitTrain int               `json:"limit_train"` // first N training images (0 = all)
+	LimitTest  int               `json:"limit_test"`  // first N test images (0 = all)
+	Augment    data.AugmentMode  `json:"augment"`
+	BatchSize  int               `json:"batch_size"`
 	// LR is the initial learning rate per group, in nn.Group order (neuron a,
 	// neuron b, batchnorm2d, neuron pool); JSON: lr_a, lr_b, lr_bn, lr_pool.
 	LR       [nn.NumGroups]float64 `json:"-"`
@@ -221,6 +226,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("iterations must not be negative (0 keeps the config's), got %d", o.Iterations)
 	case o.LossMode != LossMSEKL && o.LossMode != LossCrossEntropy:
 		return fmt.Errorf("loss_mode must be 0 (MSE+KL) or 1 (cross-entropy), got %d", o.LossMode)
+	case o.Precision != kernels.Float32 && o.Precision != kernels.BF16:
+		return fmt.Errorf("precision: invalid precision %d", int(o.Precision))
 	case o.Backward < 0 || o.Backward > nnmf.Implicit:
 		return fmt.Errorf("backward: invalid method %d", int(o.Backward))
 	case o.Augment < data.AugmentNone || o.Augment > data.AugmentPerImage:
@@ -237,4 +244,13 @@ func (o Options) Validate() error {
 		}
 	}
 	return nil
+}
+
+// PrecisionNotice is the one line a command tells its user when a bf16
+// request runs in float32 ("" when it runs as requested).
+func PrecisionNotice(p kernels.Precision) string {
+	if p != kernels.BF16 || kernels.EffectivePrecision(p) == kernels.BF16 {
+		return ""
+	}
+	return "precision bf16 was requested but the NNMF forward runs in float32: " + kernels.BF16Unavailable()
 }

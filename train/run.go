@@ -422,6 +422,9 @@ func (s *Session) prepareResume(over Options) error {
 // build loads the data and builds the network, the optimisers and the engine.
 func (s *Session) build(opts Options, netCfg *nn.Config, source string) error {
 	s.Opts, s.NetCfg = opts, netCfg
+	if n := PrecisionNotice(opts.Precision); n != "" {
+		s.Notices = append(s.Notices, n)
+	}
 	ds := opts.Data
 	if ds == nil {
 		// Refuse a network over the memory budget before loading the data.

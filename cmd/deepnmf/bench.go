@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deepnmf/deepnmf/kernels"
 	"github.com/deepnmf/deepnmf/nn"
 	"github.com/deepnmf/deepnmf/nnmf"
 	"github.com/deepnmf/deepnmf/train"
@@ -75,6 +76,9 @@ max images/s are reported, with the peak RSS, the heap allocations per timed ste
 			if f.o.Warmup == 0 {
 				f.o.Warmup = -1 // an explicit 0 means none
 			}
+			if n := train.PrecisionNotice(f.o.Precision); n != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "bench: "+n)
+			}
 			var results []*train.BenchResult
 			for _, n := range f.threads {
 				if n < 1 {
@@ -118,6 +122,7 @@ max images/s are reported, with the peak RSS, the heap allocations per timed ste
 	fl.IntVar(&f.o.Iterations, "iterations", 0, "NNMF iterations of the a/b layers (0 = the config's)")
 	fl.StringVar(&f.backward, "backward", nnmf.Approx.String(), "NNMF backward: approx|unrolled|implicit|last_iter|last_iter_sqrt_t")
 	fl.StringVar(&f.mode, "mode", "both", "what to time: train|infer|both")
+	fl.TextVar(&f.o.Precision, "precision", kernels.Float32, precisionHelp)
 	fl.Uint64Var(&f.o.Seed, "seed", 0, "seed of the weights and the synthetic batches")
 	fl.StringVar(&f.o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object")
@@ -127,8 +132,8 @@ max images/s are reported, with the peak RSS, the heap allocations per timed ste
 }
 
 func printBench(w io.Writer, r *train.BenchResult) {
-	fmt.Fprintf(w, "model %s  params %s  input %dx%dx%d  batch %d  T=%d  backward %s\n",
-		r.Model, groupDigits(r.Params), r.Input[0], r.Input[1], r.Input[2], r.Batch, r.Iterations, r.Backward)
+	fmt.Fprintf(w, "model %s  params %s  input %dx%dx%d  batch %d  T=%d  backward %s  precision %s\n",
+		r.Model, groupDigits(r.Params), r.Input[0], r.Input[1], r.Input[2], r.Batch, r.Iterations, r.Backward, r.Precision)
 	fmt.Fprintf(w, "%s  CPU path %s  threads %d  timed steps %d (+%d warm-up)\n",
 		r.GoVersion, r.CPUPath, r.Threads, r.Steps, r.Warmup)
 	fmt.Fprintf(w, "  %-7s %12s %19s %14s %12s %14s\n", "mode", "images/s", "min–max", "median s/step", "allocs/step", "peak RSS MiB")
@@ -167,3 +172,6 @@ func printScaling(w io.Writer, results []*train.BenchResult) {
 		fmt.Fprintln(w, line)
 	}
 }
+
+// precisionHelp describes --precision, the same flag on train, eval and bench.
+const precisionHelp = "NNMF forward precision: float32 | bf16 (opt-in: both NNMF products with bf16 operands and float32 accumulation, on CPUs with AVX512_BF16; elsewhere float32, with a notice; the backward is float32)"

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deepnmf/deepnmf/data"
+	"github.com/deepnmf/deepnmf/kernels"
 	"github.com/deepnmf/deepnmf/train"
 )
 
@@ -23,6 +24,7 @@ type evalResult struct {
 	BatchSize    int     `json:"batch_size"`
 	Weights      string  `json:"weights"`
 	Config       string  `json:"config"`
+	Precision    string  `json:"precision"` // of the NNMF forwards, as run
 }
 
 type evalFlags struct {
@@ -86,6 +88,7 @@ load directly.`,
 	fl.IntVar(&f.open.Threads, "threads", runtime.NumCPU(), "worker goroutines (fixed shards of every batch)")
 	fl.IntVar(&f.limit, "limit-test", 0, "evaluate only the first N test images (0 = all)")
 	fl.BoolVar(&f.runningStats, "running-stats", false, "the weights carry BatchNorm running statistics (networks trained with them); use them instead of batch statistics (default with --run: as the run was trained)")
+	fl.TextVar(&f.open.Precision, "precision", kernels.Float32, precisionHelp)
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object")
 	addMaxMemoryFlag(fl, &f.open.MaxMemory)
 	hiddenAlias(fl, "limit", "limit-test")
@@ -98,6 +101,9 @@ func runEval(cmd *cobra.Command, f evalFlags) (*evalResult, error) {
 	}
 	if f.open.BatchSize < 0 || f.open.Threads < 1 || f.limit < 0 {
 		return nil, fmt.Errorf("eval: --batch-size and --threads must be at least 1 and --limit-test not negative, got %d, %d and %d", f.open.BatchSize, f.open.Threads, f.limit)
+	}
+	if n := train.PrecisionNotice(f.open.Precision); n != "" {
+		fmt.Fprintln(cmd.ErrOrStderr(), "eval: "+n)
 	}
 	m, err := train.OpenModel(f.src, f.open)
 	if err != nil {
@@ -114,6 +120,6 @@ func runEval(cmd *cobra.Command, f evalFlags) (*evalResult, error) {
 	}
 	return &evalResult{
 		TestAccuracy: r.Accuracy, Correct: r.Correct, N: r.N, Dataset: m.Dataset.Name, BatchSize: m.BatchSize,
-		Weights: m.Weights, Config: m.ConfigSource,
+		Weights: m.Weights, Config: m.ConfigSource, Precision: m.Net.EffectivePrecision().String(),
 	}, nil
 }

@@ -91,7 +91,7 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 				}
 				// Only explicitly given flags override the saved run.
 				for _, name := range []string{"model", "config", "dataset", "seed", "backward", "iterations",
-					"limit-train", "limit-test", "augment", "batch-size", "lr-a", "lr-b", "lr-bn", "lr-pool", "loss-mode", "running-stats"} {
+					"limit-train", "limit-test", "augment", "batch-size", "lr-a", "lr-b", "lr-bn", "lr-pool", "loss-mode", "running-stats", "precision"} {
 					if cmd.Flags().Changed(name) {
 						return fmt.Errorf("--%s cannot change on --resume (the run keeps its options; only --epochs, --threads and --data-dir may be given)", name)
 					}
@@ -137,8 +137,8 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", s.RunDir, n)
 			}
 			total, _ := s.Net.ParamCount()
-			fmt.Fprintf(w, "run %s: %s on %s, seed %d, %d threads, CPU path %s, %d parameters\n",
-				s.RunDir, s.Opts.ModelName(), s.Opts.Dataset, s.Opts.Seed, s.Opts.Threads, s.Info.CPUPath, total)
+			fmt.Fprintf(w, "run %s: %s on %s, seed %d, %d threads, CPU path %s, NNMF precision %s, %d parameters\n",
+				s.RunDir, s.Opts.ModelName(), s.Opts.Dataset, s.Opts.Seed, s.Opts.Threads, s.Info.CPUPath, s.Net.EffectivePrecision(), total)
 			if s.Resumed {
 				fmt.Fprintf(w, "resuming after epoch %d\n", s.Engine.Epoch)
 			}
@@ -160,6 +160,7 @@ checkpoint; --resume RUN_DIR continues from it. With the same binary, CPU path a
 	f.StringVar(&resume, "resume", "", "continue the run in this directory (or, given alone, in --out) from its last checkpoint")
 	f.Lookup("resume").NoOptDefVal = resumeUsesOut
 	f.TextVar(&opts.Backward, "backward", opts.Backward, "NNMF backward: approx|unrolled|implicit|last_iter|last_iter_sqrt_t")
+	f.TextVar(&opts.Precision, "precision", opts.Precision, precisionHelp)
 	f.IntVar(&opts.Iterations, "iterations", 0, "NNMF iterations of the a/b layers (0 = the config's)")
 	f.IntVar(&opts.Threads, "threads", runtime.NumCPU(), "goroutines per batch (results are bit-identical for a given count)")
 	f.IntVar(&opts.LimitTrain, "limit-train", 0, "train on the first N training images only (0 = all)")

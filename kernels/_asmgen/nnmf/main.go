@@ -60,11 +60,13 @@ var (
 func (s isa) bytes() int { return 4 * s.lanes }
 
 func main() {
+	flag.BoolVar(&bf16Bcst, "bf16-bcst", bf16Bcst, "feed VDPBF16PS its pair as a {1to16} memory operand")
 	flag.Parse()
 	ConstraintExpr("amd64,!noasm,!purego")
 	gen(avx512)
 	gen(avx2)
 	genApprox(avx512)
+	genBF16()
 	Generate()
 }
 
