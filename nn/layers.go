@@ -180,9 +180,8 @@ func (l *identityLayer) backward(int) error { return nil }
 
 // ---------------------------------------------------------------- L1Norm
 
-const l1Guard = kernels.NormGuard // the official literal 10e-20
-
-// l1NormLayer divides every row by its sum: y = x / (Σx + 1e-19).
+// l1NormLayer divides every row by its sum: y = x / (Σx + 1e-19), the
+// official literal 10e-20 (kernels.NormGuard).
 type l1NormLayer struct{ shardedLayer }
 
 func newL1Norm(in Shape) *l1NormLayer {
