@@ -15,14 +15,7 @@ func rowSum16(x []float32) float32 {
 	for i, v := range x {
 		l[i%16] += v
 	}
-	for _, m := range [...]int{8, 4, 2, 1} {
-		var t [16]float32
-		for j := range l {
-			t[j] = l[j] + l[j^m]
-		}
-		l = t
-	}
-	return l[0]
+	return laneTree(l)
 }
 
 // rowDot16 is Σ a·b in the lane order of the assembly.
@@ -31,6 +24,12 @@ func rowDot16(a, b []float32) float32 {
 	for i, v := range a {
 		l[i%16] += float32(v * b[i])
 	}
+	return laneTree(l)
+}
+
+// laneTree reduces 16 lanes as the assembly's allLanesSum: lane j adds lane
+// j^8, then j^4, j^2, j^1.
+func laneTree(l [16]float32) float32 {
 	for _, m := range [...]int{8, 4, 2, 1} {
 		var t [16]float32
 		for j := range l {
