@@ -74,6 +74,16 @@ func NNMFIterate(x []float32, rows, k, d, iters int, useEps bool, eps float32, p
 	qt := scratch[NNMFTileRows*dp : 2*NNMFTileRows*dp]
 	ht := scratch[2*NNMFTileRows*dp : 2*NNMFTileRows*dp+NNMFTileRows*kp]
 	tile := nnmfTileFunc()
+	forEachTile(x, h, rows, k, d, kp, dp, xt, ht, func() {
+		tile(xt, qt, ht, wp, wt, k, d, kp, dp, iters, useEps, eps)
+	})
+}
+
+// forEachTile walks rows of x (rows × d) and h (rows × k) in tiles of
+// NNMFTileRows: it copies each tile into the padded xt (× dp) and ht (× kp),
+// calls run, and copies the updated h back. Padding lanes and the rows past
+// the end of a partial tile are zero.
+func forEachTile(x, h []float32, rows, k, d, kp, dp int, xt, ht []float32, run func()) {
 	clear(xt)
 	clear(ht)
 	for r0 := 0; r0 < rows; r0 += NNMFTileRows {
@@ -89,7 +99,7 @@ func NNMFIterate(x []float32, rows, k, d, iters int, useEps bool, eps float32, p
 				clear(ht[i*kp : i*kp+k])
 			}
 		}
-		tile(xt, qt, ht, wp, wt, k, d, kp, dp, iters, useEps, eps)
+		run()
 		for i := 0; i < n; i++ {
 			copy(h[(r0+i)*k:(r0+i+1)*k], ht[i*kp:i*kp+k])
 		}

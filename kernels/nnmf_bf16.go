@@ -196,24 +196,9 @@ func NNMFIterateBF16(x []float32, rows, k, d, iters int, useEps bool, eps float3
 	if BF16Active() {
 		tile = nnmfTileBF16Asm
 	}
-	clear(xt)
-	clear(ht)
-	for r0 := 0; r0 < rows; r0 += NNMFTileRows {
-		n := min(NNMFTileRows, rows-r0)
-		for i := 0; i < NNMFTileRows; i++ {
-			if i < n {
-				copy(xt[i*dp:i*dp+d], x[(r0+i)*d:(r0+i+1)*d])
-				copy(ht[i*kp:i*kp+k], h[(r0+i)*k:(r0+i+1)*k])
-			} else {
-				clear(xt[i*dp : i*dp+d])
-				clear(ht[i*kp : i*kp+k])
-			}
-		}
+	forEachTile(x, h, rows, k, d, kp, dp, xt, ht, func() {
 		tile(xt, ht, hb, qb, w2, wt2, k, d, kp, dp, iters, useEps, eps)
-		for i := 0; i < n; i++ {
-			copy(h[(r0+i)*k:(r0+i+1)*k], ht[i*kp:i*kp+k])
-		}
-	}
+	})
 }
 
 // nnmfTileBF16Fn runs iters bf16 updates on one tile: xt is NNMFTileRows × dp

@@ -49,12 +49,10 @@ func (a *Adam) Update() {
 	// they meet a float32 tensor.
 	bc1 := 1 - math.Pow(a.Cfg.Beta1, t)
 	bc2Sqrt := math.Sqrt(1 - math.Pow(a.Cfg.Beta2, t))
-	negStep := float32(-(a.LR / bc1))
-	b1, omb1 := float32(a.Cfg.Beta1), float32(1-a.Cfg.Beta1)
-	b2, omb2 := float32(a.Cfg.Beta2), float32(1-a.Cfg.Beta2)
 	sc := kernels.AdamScalars{
-		B1: b1, OmB1: omb1, B2: b2, OmB2: omb2,
-		Bc2: float32(bc2Sqrt), Eps: float32(a.Cfg.Eps), NegStep: negStep,
+		B1: float32(a.Cfg.Beta1), OmB1: float32(1 - a.Cfg.Beta1),
+		B2: float32(a.Cfg.Beta2), OmB2: float32(1 - a.Cfg.Beta2),
+		Bc2: float32(bc2Sqrt), Eps: float32(a.Cfg.Eps), NegStep: float32(-(a.LR / bc1)),
 	}
 	for i, p := range a.Params {
 		kernels.AdamUpdate(p.Data, p.Grad, a.M[i], a.V[i], &sc)
